@@ -8,10 +8,11 @@ almost perfectly: tests/test_probe.py holds it to >= 99%.
 
 Per clip, in order:
   1. background  = per-frame channel median (the background is most pixels)
-  2. object mask = pixels nearer the object's colour than the background's,
-                   keeping the largest connected blob (drops noise specks)
-  3. colour      = median of the mask's core  -> nearest contract colour
-  4. shape       = best IoU against ideal shapes fitted to the mask's box
+  2. object      = each pixel's coverage (0 = background colour, 1 = object
+                   colour); the mask is the largest blob of covered pixels
+  3. colour      = median of its purest pixels -> nearest contract colour
+  4. shape       = best soft IoU against ideal shapes of the same area and
+                   centroid, averaged over frames
   5. motion      = centroid travel and area ratio between the clip's ends
 A clip where no object is found reads as shape/colour/motion "none", which
 matches no prompt and so simply counts as wrong.
@@ -30,10 +31,17 @@ from openreel.world.scene import shape_mask
 
 NONE = "none"  # the reading for an attribute the probe could not see
 
-# A pixel this far (RGB Euclidean, 0-255) from the background is a first guess
-# at "object". The closest contract pair (purple on gray) is ~106 apart, so 40
-# keeps every object while ignoring codec noise and mild generator noise.
+# A pixel this far (RGB Euclidean, 0-255) from the background, after a 3x3
+# smoothing, is a first guess at "object". The closest contract pair (purple
+# on gray) is ~106 apart, so 40 keeps every object while ignoring codec noise
+# and generator noise (pixel noise of sigma 30 still reads correctly).
 ROUGH_DISTANCE = 40.0
+# A pixel belongs to the object when it is more than this fraction of the way
+# from the background colour to the object colour. Not 0.5: yuv420p stores
+# colour at half resolution, so where an edge splits a 2x2 chroma block both
+# pixels sit at ~0.5 and codec noise would flip them, leaving ragged edges on
+# objects whose brightness matches the background (green on gray).
+COVER = 0.6
 # Blobs smaller than this fraction of the frame are noise, not the object. The
 # smallest contract object (a triangle of side 0.15 at 64x64) is ~1.1%.
 MIN_AREA = 0.002
@@ -43,6 +51,12 @@ MOVE_THRESHOLD = 0.17
 # Growing/shrinking changes the area >= 2x (2.9x as sampled); 1.5x splits it
 # from the ~1.0x of everything else.
 AREA_THRESHOLD = 1.5
+# Box-blur radii (pixels) tried on each ideal shape before comparing: a
+# blurred square must still beat a sharp circle. 0 fits ground truth.
+BLURS = (0, 1, 2)
+# Shape is scored on at most this many frames, spread over the clip: enough
+# to outvote a few bad frames, and it bounds the cost of long clips.
+SHAPE_FRAMES = 8
 
 
 @dataclass(frozen=True)
@@ -55,7 +69,7 @@ class Reading:
     found: int  # frames in which an object was found
     centroids: tuple[tuple[float, float], ...]  # per frame (x/W, y/H); NaN where none found
     areas: tuple[float, ...]  # per frame, object area as a fraction of W*H
-    shape_scores: dict[str, float]  # mean IoU against each ideal shape, over found frames
+    shape_scores: dict[str, float]  # mean soft IoU against each ideal shape, over scored frames
     fill: float  # the winning shape's mean IoU: how cleanly the object is drawn
     color_rgb: tuple[float, float, float]  # measured object colour
     background_rgb: tuple[float, float, float]  # measured background colour
@@ -73,12 +87,24 @@ class Reading:
 # ---------------------------------------------------------------------------
 
 def _largest_blobs(mask: np.ndarray) -> np.ndarray:
-    """Keep each frame's largest 4-connected blob. mask: (T, H, W) bool.
+    """Keep each frame's largest 4-connected blob. mask: (T, H, W) bool."""
+    # Work on the rows and columns the mask touches in any frame: usually
+    # just the strip the object sweeps through.
+    rows, cols = np.flatnonzero(mask.any(axis=(0, 2))), np.flatnonzero(mask.any(axis=(0, 1)))
+    keep = np.zeros_like(mask)
+    if len(rows):
+        box = np.s_[:, rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+        keep[box] = _largest_blobs_in(mask[box])
+    return keep
+
+
+def _largest_blobs_in(mask: np.ndarray) -> np.ndarray:
+    """Connected-component labelling by label spreading, numpy only.
 
     Every pixel starts with its own label; each pass gives every horizontal
     run, then every vertical run, the largest label in it, until nothing
     changes. Then all pixels of a blob share one label. A convex blob settles
-    in two or three passes, which keeps this fast in plain numpy.
+    in two or three passes.
     """
     T, H, W = mask.shape
     labels = np.where(mask, np.arange(1, T * H * W + 1, dtype=np.int32).reshape(T, H, W), 0)
@@ -99,8 +125,8 @@ def _largest_blobs(mask: np.ndarray) -> np.ndarray:
 def _spread_runs(labels: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Give each run of mask pixels along the last axis the largest label in the run."""
     # A False column after each row keeps runs from joining across rows.
-    m = np.pad(mask, ((0, 0), (0, 0), (0, 1))).ravel()
-    lab = np.pad(labels, ((0, 0), (0, 0), (0, 1))).ravel()
+    m = np.concatenate([mask, np.zeros_like(mask[:, :, :1])], axis=2).ravel()
+    lab = np.concatenate([labels, np.zeros_like(labels[:, :, :1])], axis=2).ravel()
     starts = m & ~np.concatenate(([False], m[:-1]))
     if not starts.any():
         return labels
@@ -108,17 +134,6 @@ def _spread_runs(labels: np.ndarray, mask: np.ndarray) -> np.ndarray:
     run_of = np.cumsum(starts) - 1  # run index of every pixel (valid on mask pixels)
     lab = np.where(m, run_max[run_of], 0)
     return lab.reshape(mask.shape[0], mask.shape[1], mask.shape[2] + 1)[:, :, :-1]
-
-
-def _erode(mask: np.ndarray) -> np.ndarray:
-    """4-neighbour erosion of (T, H, W) masks; the frame edge counts as outside."""
-    core = mask.copy()
-    core[:, 1:] &= mask[:, :-1]
-    core[:, :-1] &= mask[:, 1:]
-    core[:, :, 1:] &= mask[:, :, :-1]
-    core[:, :, :-1] &= mask[:, :, 1:]
-    core[:, 0] = core[:, -1] = core[:, :, 0] = core[:, :, -1] = False
-    return core
 
 
 def _dilate(mask: np.ndarray) -> np.ndarray:
@@ -131,35 +146,65 @@ def _dilate(mask: np.ndarray) -> np.ndarray:
     return out
 
 
+def _box_blur(a: np.ndarray, radius: int, axes: tuple[int, int] = (0, 1)) -> np.ndarray:
+    """Mean over a (2r+1)^2 box around each pixel (over `axes`), zero beyond the edges."""
+    k = 2 * radius + 1
+    for axis in axes:
+        n = a.shape[axis]
+        padded = _zero_pad(a, radius, axis)
+        a = sum(padded.take(range(i, i + n), axis=axis) for i in range(k)) / k
+    return a
+
+
+def _zero_pad(a: np.ndarray, width: int, axis: int) -> np.ndarray:
+    """`width` zeros on both sides of `axis` (np.pad, without its per-call overhead)."""
+    shape = list(a.shape)
+    shape[axis] = width
+    zeros = np.zeros(shape, dtype=a.dtype)
+    return np.concatenate([zeros, a, zeros], axis=axis)
+
+
 def _backgrounds(video: np.ndarray) -> np.ndarray:
     """Per-frame background colour, (T, 3): the channel median, since the object is a minority."""
     T = video.shape[0]
     return np.median(video.reshape(T, -1, 3), axis=1)
 
 
-def object_masks(frames: np.ndarray) -> np.ndarray:
-    """(T, H, W) bool: the object in each frame (all False where there is none).
+def segment(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Find the object: (masks (T, H, W) bool, coverage (T, H, W) float, ~0-1).
 
-    Two passes. A rough distance threshold finds the object and its colour;
-    then a pixel belongs to the object when it lies past the midpoint from the
-    background colour to the object colour. The midpoint rule puts the edge
-    where a blurred (codec or generator) edge is half covered, so the mask
-    keeps the true area and outline instead of growing with the blur.
+    Two passes. A rough distance threshold finds the object and its colour.
+    Then each pixel gets a coverage: how far it lies from the background
+    colour towards the object colour (0 = background, 1 = object). A blurred
+    edge pixel that is half object reads ~0.5, so coverage keeps the object's
+    true area and outline however soft its edges are. The mask is coverage >
+    COVER, largest blob only; frames with no object have an all-False mask.
     """
     video = frames.astype(np.float32)  # (T, H, W, 3)
     T, H, W, _ = video.shape
     offset = video - _backgrounds(video)[:, None, None, :]  # (T, H, W, 3)
-    rough = _largest_blobs(np.linalg.norm(offset, axis=-1) > ROUGH_DISTANCE)
-    masks = np.zeros((T, H, W), dtype=bool)
+    # Locate the object on a 3x3-smoothed copy, so pixel noise can't pass
+    # for object and the object's own noisy pixels stay joined.
+    smooth = _box_blur(offset, 1, axes=(1, 2))
+    rough = _largest_blobs(np.linalg.norm(smooth, axis=-1) > ROUGH_DISTANCE)
+    coverage = np.zeros((T, H, W), dtype=np.float32)
     for t in range(T):
         if rough[t].sum() < MIN_AREA * H * W:
             continue
         towards = np.median(offset[t][rough[t]], axis=0)  # object colour minus background, (3,)
-        along = offset[t] @ towards / max(float(towards @ towards), 1e-6)  # 0 at bg, 1 at object
-        masks[t] = along > 0.5
-    masks = _largest_blobs(masks)
+        coverage[t] = offset[t] @ towards / max(float(towards @ towards), 1e-6)
+    masks = _largest_blobs(coverage > COVER)
     masks[masks.reshape(T, -1).sum(axis=1) < MIN_AREA * H * W] = False
-    return masks
+    # Keep coverage only on and just around the object, so background noise
+    # elsewhere adds nothing to the object's measured area. Not clipped to
+    # [0, 1] here: the unclipped value still ranks pixels by purity.
+    coverage = np.where(_dilate(_dilate(_dilate(masks))), coverage, 0.0)
+    return masks, coverage
+
+
+def object_masks(frames: np.ndarray) -> np.ndarray:
+    """(T, H, W) bool: the object in each frame (all False where there is none)."""
+    return segment(frames)[0]
 
 
 # ---------------------------------------------------------------------------
@@ -170,25 +215,77 @@ def _nearest(rgb: np.ndarray, palette: dict[str, tuple[int, int, int]]) -> str:
     return min(palette, key=lambda name: float(np.sum((rgb - np.array(palette[name])) ** 2)))
 
 
-def _shape_ious(mask: np.ndarray) -> dict[str, float]:
-    """IoU of one frame's mask with each ideal shape fitted to the mask's bounding box.
+# Area of each shape as a fraction of its box (side^2), and how far its
+# centroid sits below the box centre as a fraction of the side (a triangle's
+# centroid is a third of the way up from its base).
+_AREA_PER_BOX = {"circle": np.pi / 4, "square": 1.0, "triangle": 0.5}
+_CENTROID_DROP = {"circle": 0.0, "square": 0.0, "triangle": 1 / 6}
+_SUPERSAMPLE = 4  # ideal shapes are drawn with 4x4 samples per pixel, for soft edges
 
-    Shapes are drawn in a square box, so the fitted side is the mean of the
-    box's width and height (a triangle's pointed apex can lose a pixel row).
+
+def _ideal_coverage(shape: str, cx: float, cy: float, side: float, width: int, height: int) -> np.ndarray:
+    """(height, width) fraction of each pixel covered by the ideal shape (pixel units)."""
+    s = _SUPERSAMPLE
+    fine = shape_mask(shape, cx * s, cy * s, side * s, width * s, height * s)
+    return fine.reshape(height, s, width, s).mean(axis=(1, 3))
+
+
+def _blocks(a: np.ndarray) -> np.ndarray:
+    """2x2 block means of an (even H, even W) array: yuv420p's chroma grid."""
+    h, w = a.shape
+    return a.reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
+
+
+def _soft_iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.minimum(a, b).sum() / max(np.maximum(a, b).sum(), 1e-6))
+
+
+def _shape_ious(coverage: np.ndarray) -> dict[str, float]:
+    """Soft IoU of one frame's coverage with each ideal shape of the same area and centroid.
+
+    - Fitting by area and centroid (not the bounding box) means blur and a
+      few stray edge pixels barely move the fit: blur keeps both.
+    - Soft coverage against soft ideals scores a blurred edge by how much of
+      each pixel is covered, not by which side of a threshold it fell; each
+      ideal is also tried blurred (BLURS), so blur alone doesn't make a
+      square look round.
+    - Both are compared on yuv420p's 2x2 chroma grid: where object and
+      background are equally bright (green on gray) the edge only exists at
+      that resolution, and comparing finer would punish the codec, not the shape.
     """
-    ys, xs = np.nonzero(mask)
-    x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
-    # Work in a window around the box: same answer, far fewer pixels.
-    pad = 2
-    wx0, wy0 = max(x0 - pad, 0), max(y0 - pad, 0)
-    window = mask[wy0:y1 + pad, wx0:x1 + pad]
-    h, w = window.shape
-    cx, cy, side = (x0 + x1) / 2 - wx0, (y0 + y1) / 2 - wy0, ((x1 - x0) + (y1 - y0)) / 2
+    H, W = coverage.shape
+    area = float(coverage.sum())
+    ys, xs = np.arange(H) + 0.5, np.arange(W) + 0.5  # pixel centres
+    mx = float(coverage.sum(axis=0) @ xs) / area
+    my = float(coverage.sum(axis=1) @ ys) / area
+    # Work in a window around the object, on even pixel coordinates so its
+    # 2x2 blocks are the codec's.
+    reach = int(np.ceil(np.sqrt(2 * area))) + 4  # >= the largest fitted side
+    x0, y0 = max(int(mx) - reach, 0) // 2 * 2, max(int(my) - reach, 0) // 2 * 2
+    x1, y1 = min(int(mx) + reach, W), min(int(my) + reach, H)
+    x1, y1 = x1 - (x1 - x0) % 2, y1 - (y1 - y0) % 2
+    seen = _blocks(coverage[y0:y1, x0:x1])
     scores = {}
     for shape in SHAPES:
-        ideal = shape_mask(shape, cx, cy, side, w, h)
-        scores[shape] = float((window & ideal).sum() / max((window | ideal).sum(), 1))
+        side = np.sqrt(area / _AREA_PER_BOX[shape])
+        cy = my - _CENTROID_DROP[shape] * side
+        sharp = _ideal_coverage(shape, mx - x0, cy - y0, side, x1 - x0, y1 - y0)
+        scores[shape] = max(_soft_iou(seen, _blocks(_box_blur(sharp, r))) for r in BLURS)
     return scores
+
+
+def _object_color(video: np.ndarray, masks: np.ndarray, coverage: np.ndarray) -> np.ndarray:
+    """Median RGB of the object's purest pixels: its quarter with the highest coverage.
+
+    Edge pixels are mixed with the background (blur, and yuv420p's
+    half-resolution chroma), and a heavily blurred object may have no
+    unmixed core at all; the most covered pixels are the least mixed either
+    way. (Not the pixels farthest from the background: a desaturated edge of
+    a bright colour can be farther from black than the colour itself.)
+    """
+    cover = coverage[masks]  # (N,)
+    pure = cover >= np.percentile(cover, 75)
+    return np.median(video[masks][pure], axis=0)
 
 
 def _ends(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -212,7 +309,9 @@ def _motion(centroids: np.ndarray, areas: np.ndarray) -> tuple[str, tuple[float,
     """(motion, travel, area_ratio) from per-frame centroids (T, 2) and areas (T,).
 
     Whichever change is larger relative to its threshold wins, so a moving
-    object whose area wobbles still reads as moving, and vice versa.
+    object whose area wobbles still reads as moving, and vice versa. An
+    object that appears or vanishes mid-clip (area 0 at one end) reads as
+    growing or shrinking.
     """
     (x0, y0), (x1, y1) = _ends(centroids)
     a0, a1 = _ends(areas)
@@ -239,32 +338,32 @@ def probe(frames: np.ndarray) -> Reading:
         raise ValueError(f"frames must be (T, H, W, 3); got shape {frames.shape}")
     T, H, W, _ = frames.shape
     video = frames.astype(np.float32)
-    masks = object_masks(frames)  # (T, H, W)
+    masks, coverage = segment(frames)  # (T, H, W) each
+    soft = np.clip(coverage, 0.0, 1.0)  # codec ringing can overshoot 0 and 1
     found = masks.reshape(T, -1).any(axis=1)  # (T,)
 
     background_rgb = np.median(_backgrounds(video), axis=0)
     background = _nearest(background_rgb, BACKGROUNDS)
 
-    areas = masks.reshape(T, -1).sum(axis=1) / (H * W)  # (T,)
+    # Area and centroid from soft coverage: exact under blur, which keeps both.
+    areas = soft.reshape(T, -1).sum(axis=1) / (H * W)  # (T,)
     ys, xs = (np.arange(H) + 0.5) / H, (np.arange(W) + 0.5) / W
     centroids = np.full((T, 2), np.nan)
     for t in np.flatnonzero(found):
-        rows, cols = masks[t].sum(axis=1), masks[t].sum(axis=0)
+        rows, cols = soft[t].sum(axis=1), soft[t].sum(axis=0)
         centroids[t] = cols @ xs / cols.sum(), rows @ ys / rows.sum()
 
     if not found.any():
-        return Reading(NONE, NONE, background, NONE, 0, tuple(map(tuple, centroids)),
+        return Reading(NONE, NONE, background, NONE, 0, tuple(map(tuple, centroids.tolist())),
                        tuple(areas.tolist()), {s: 0.0 for s in SHAPES}, 0.0,
                        (np.nan,) * 3, tuple(background_rgb.tolist()), (np.nan, np.nan), np.nan)
 
-    # Colour from the core: edge pixels are mixed with the background by blur
-    # and by yuv420p's half-resolution chroma. Tiny objects may have no core.
-    core = _erode(masks)
-    pixels = video[core] if core.sum() >= 4 else video[masks]
-    color_rgb = np.median(pixels, axis=0)
+    color_rgb = _object_color(video, masks, coverage)
     color = _nearest(color_rgb, COLORS)
 
-    per_frame = [_shape_ious(masks[t]) for t in np.flatnonzero(found)]
+    seen = np.flatnonzero(found)
+    scored = seen[np.linspace(0, len(seen) - 1, min(len(seen), SHAPE_FRAMES)).round().astype(int)]
+    per_frame = [_shape_ious(soft[t]) for t in scored]
     shape_scores = {s: float(np.mean([f[s] for f in per_frame])) for s in SHAPES}
     shape = max(shape_scores, key=shape_scores.get)
 

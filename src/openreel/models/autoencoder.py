@@ -86,7 +86,10 @@ class Encoder(nn.Module):
         groups = groups.unflatten(1, (-1, self.tf)).flatten(2, 3)  # (B, n, 4*c2, h, w)
         n = groups.shape[1]
         moments = self.group(groups.flatten(0, 1)).unflatten(0, (B, n))  # (B, n, 2C, h, w)
-        return moments.chunk(2, dim=2)  # mean, logvar: (B, n, C, h, w) each
+        mean, logvar = moments.chunk(2, dim=2)  # (B, n, C, h, w) each
+        # The offset starts the posterior std near 0.02: at a fresh model's std of 1
+        # the sampling noise drowns the signal and the decoder learns only blobs.
+        return mean, (logvar - 8.0).clamp(-30.0, 20.0)
 
 
 class Decoder(nn.Module):
