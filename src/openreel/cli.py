@@ -69,6 +69,7 @@ def train(
     probe_every: int = typer.Option(1000, help="Probe sampled clips every N steps (0 = never)."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     session_steps: int = typer.Option(0, help="Stop after N steps this run (0 = no limit); run again to resume."),
+    init_from: Optional[Path] = typer.Option(None, help="Continue from an exported weights folder (keeps its autoencoder)."),
     smoke: bool = typer.Option(False, help="A tiny, fast run that only checks the loss falls."),
 ) -> None:
     """Train the built-in model from scratch (resumes from checkpoints in --out)."""
@@ -79,7 +80,7 @@ def train(
         fail("ae-steps and dit-steps must be positive whole numbers")
     from .train import Interrupted, TrainConfig, run
     common = dict(out=str(out), seed=seed, ae_steps=ae_steps, dit_steps=dit_steps, device=device,
-                  session_steps=session_steps, ae_crop=ae_crop)
+                  session_steps=session_steps, ae_crop=ae_crop, init_from=str(init_from or ""))
     if smoke:  # minutes on a laptop: checks the machinery and that the loss falls, not quality
         cfg = TrainConfig(**common, dit_preset="XS", probe_every=0, ae_batch=min(ae_batch, 4), dit_batch=8,
                           dit_image_steps=0, ckpt_every=10, log_every=1, pool_scale=0.0)

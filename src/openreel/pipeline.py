@@ -138,12 +138,19 @@ class VideoPipeline:
         if not cfg_path.exists():
             raise FileNotFoundError(f"no model at {path}: config.json is missing")
         config = json.loads(cfg_path.read_text())
-        ae = VideoAutoencoder(AutoencoderConfig.from_dict(config["autoencoder"]))
-        ae.load_state_dict(load_file(path / "autoencoder.safetensors"))
+        ae = cls.load_autoencoder(path)
         dit = DiT(DiTConfig(**config["transformer"]))
         dit.load_state_dict(load_file(path / "transformer.safetensors"))
         te = text_encoder or CachedTextEncoder(TextEncoder())
         return cls(te, ae, dit, GenerationDefaults.from_dict(config.get("defaults", {})), config.get("name", "openreel-v1"))
+
+    @staticmethod
+    def load_autoencoder(path: Path) -> VideoAutoencoder:
+        from safetensors.torch import load_file
+        config = json.loads((path / "config.json").read_text())
+        ae = VideoAutoencoder(AutoencoderConfig.from_dict(config["autoencoder"]))
+        ae.load_state_dict(load_file(path / "autoencoder.safetensors"))
+        return ae
 
     def save_pretrained(self, path: str | Path, extra: dict | None = None) -> None:
         from safetensors.torch import save_file

@@ -11,6 +11,7 @@ step and config, so a resumed run continues exactly where it stopped.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -50,6 +51,7 @@ class TrainConfig:
     dit_pool: int = 16000  # pre-encoded training clips per size bucket, 64x64
     dit_image_steps: int = 1000  # first steps on one-frame clips (image pre-training)
     caption_dropout: float = 0.1  # for classifier-free guidance
+    init_from: str = ""  # an exported weights folder to start from: keeps its autoencoder, continues its transformer
     pool_scale: float = 1.0  # multiplies every pool bucket's clip count (smoke runs use a sliver)
     # Bookkeeping.
     session_steps: int = 0  # stop after this many steps in this invocation (0 = no limit); run again to resume
@@ -354,28 +356,19 @@ def dit_batch(buckets: list[Bucket], cfg: TrainConfig, step: int, dist: Dist, nu
     return [v[sl].to(device) for v in (x0, noise, t, text, mask)]
 
 
-def sample_probe(dit: torch.nn.Module, ae: VideoAutoencoder, text_encoder, device, n: int = 24,
-                 steps: int = 16, guidance: float = 4.0) -> float:
-    """All-attributes-correct share of the probe over n fixed prompts of training combos."""
-    from .diffusion.flow import guided, sample_euler, timesteps
+def sample_probe(dit: torch.nn.Module, ae: VideoAutoencoder, text_encoder, n: int = 24) -> float:
+    """All-attributes-correct share of the probe over n fixed prompts of training combos, sampled
+    through the real pipeline at its default settings."""
     from .eval.probe import probe
+    from .pipeline import VideoPipeline
     from .world.captions import caption
     from .world.scene import sample_scene
-    hits = 0
+    pipe = VideoPipeline(text_encoder, ae, dit)
     rng = np.random.default_rng(4242)
-    null = text_encoder([""])
+    hits = 0
     for i in range(n):
         scene = sample_scene(rng)
-        states, mask = text_encoder([caption(scene, rng)])
-        states, mask = states.to(device), mask.to(device)
-        cond = lambda x, t: dit(x, torch.full((1,), t, device=device), states, mask)
-        unc = lambda x, t: dit(x, torch.full((1,), t, device=device), null[0].to(device), null[1].to(device))
-        x = torch.randn((1, 5, ae.cfg.latent_channels, 16, 16), generator=torch.Generator().manual_seed(i)).to(device)
-        with torch.no_grad():
-            z = sample_euler(guided(cond, unc, guidance), x, timesteps(steps, shift=2.0))
-            y = ae.decode(z, frames=16)[0]
-        frames = ((y.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
-        r = probe(frames)
+        r = probe(pipe(caption(scene, rng), seed=i).frames)
         hits += (r.shape, r.color, r.background, r.motion) == (scene.shape, scene.color, scene.background, scene.motion)
     return hits / n
 
@@ -394,6 +387,9 @@ def train_dit(cfg: TrainConfig, ae: VideoAutoencoder, device: torch.device, dist
     torch.manual_seed(cfg.seed)
     dit_cfg = DIT_PRESETS[cfg.dit_preset](latent_channels=ae.cfg.latent_channels)
     model = DiT(dit_cfg).to(device)
+    if cfg.init_from and not ckpt_path.exists():
+        from safetensors.torch import load_file
+        model.load_state_dict(load_file(Path(cfg.init_from) / "transformer.safetensors"))
     ema = EMA(model)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.dit_lr, betas=(0.9, 0.99), weight_decay=0.0)
     step = 0
@@ -439,9 +435,9 @@ def train_dit(cfg: TrainConfig, ae: VideoAutoencoder, device: torch.device, dist
                          "config": dit_cfg.to_dict(), "autoencoder_config": ae.cfg.to_dict(),
                          "train": cfg.to_dict()}, ckpt_path)
         if dist.main and cfg.probe_every and (step % cfg.probe_every == 0 or step == cfg.dit_steps):
-            probe_model = DiT(dit_cfg).to(device)
-            probe_model.load_state_dict(ema.shadow)
-            score = sample_probe(probe_model.eval(), ae, text_encoder, device)
+            probe_model = DiT(dit_cfg)
+            probe_model.load_state_dict({k: v.cpu() for k, v in ema.shadow.items()})
+            score = sample_probe(probe_model, copy.deepcopy(ae).cpu(), text_encoder)
             bar.write(f"dit step {step}: probe reads {score:.0%} of sampled clips as their prompt (all attributes)")
             log(step=step, sample_probe=score)
     bar.close()
@@ -465,6 +461,9 @@ def export(cfg: TrainConfig, ae: VideoAutoencoder, dit: torch.nn.Module, dest: P
         "transformer": {"steps": cfg.dit_steps, "batch": cfg.dit_batch, "image_steps": cfg.dit_image_steps,
                         "pool": [{"width": w, "height": h, "frames": f, "clips": n} for w, h, f, n, _ in pool_buckets(cfg)]},
     }
+    if cfg.init_from:  # a continued run cites what it continued from, so the chain stays traceable
+        previous = json.loads((Path(cfg.init_from) / "data_manifest.json").read_text())
+        stages["continued_from"] = {"data_manifest_sha256": previous["sha256"], "stages": previous["stages"]}
     manifest = build_manifest(cfg.seed, stages)
     pipe = VideoPipeline(CachedTextEncoder(TextEncoder()), ae, dit)
     pipe.save_pretrained(dest, extra={"data_manifest_sha256": manifest["sha256"], "train": cfg.to_dict()})
@@ -475,7 +474,11 @@ def export(cfg: TrainConfig, ae: VideoAutoencoder, dit: torch.nn.Module, dest: P
 def run(cfg: TrainConfig) -> Path:
     device = pick_device(cfg.device)
     dist = setup_distributed(device)
-    ae = train_autoencoder(cfg, device, dist)
+    if cfg.init_from:  # continue from exported weights: the autoencoder (and its latent scale) stays as it is
+        from .pipeline import VideoPipeline
+        ae = VideoPipeline.load_autoencoder(Path(cfg.init_from)).to(device)
+    else:
+        ae = train_autoencoder(cfg, device, dist)
     dit = train_dit(cfg, ae, device, dist)
     dest = Path(cfg.out) / "weights"
     if dist.main:
