@@ -219,7 +219,7 @@ def train_autoencoder(cfg: TrainConfig, device: torch.device, dist: Dist) -> Vid
         x = torch.from_numpy(data.to_tensor_layout(videos)).to(device)
         gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, cfg.ae_steps, cfg.ae_lr)
+            g["lr"] = lr_at(step, cfg.ae_steps, cfg.ae_lr, warmup=min(100, max(1, cfg.ae_steps // 10)))
         loss, rec, kl = autoencoder_loss(ddp, x, cfg, gen)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -417,7 +417,7 @@ def train_dit(cfg: TrainConfig, ae: VideoAutoencoder, device: torch.device, dist
     while step < stop:
         x0, noise, t, text, mask = dit_batch(buckets, cfg, step, dist, null_text, device)
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, cfg.dit_steps, cfg.dit_lr, warmup=200)
+            g["lr"] = lr_at(step, cfg.dit_steps, cfg.dit_lr, warmup=min(200, max(1, cfg.dit_steps // 10)))
         loss = flow_loss(ddp(noisy(x0, noise, t), t, text, mask), x0, noise)
         opt.zero_grad(set_to_none=True)
         loss.backward()
