@@ -33,6 +33,9 @@ def write_mp4(path: str | os.PathLike, frames: np.ndarray, fps: int, crf: int = 
     # Write next to the target, then rename: a reader never sees half a file.
     fd, tmp = tempfile.mkstemp(suffix=".mp4", prefix=".tmp-", dir=path.parent)
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; the video should get the usual permissions
     try:
         with av.open(tmp, mode="w", format="mp4", options={"movflags": "+faststart"}) as container:
             stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000))
