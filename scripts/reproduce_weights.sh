@@ -4,7 +4,7 @@
 #   1. the autoencoder's first 600 steps on whole 64x64 frames, batch 8, with a 1500-step schedule;
 #   2. the autoencoder continued to 2600 steps on 32x32 crops around the object, batch 16
 #      (4x cheaper per clip; the switch was made mid-run when whole frames proved slow to learn);
-#   3. the diffusion transformer (the pool is encoded first, then image pre-training, then video).
+#   3. the diffusion transformer (the pool is encoded first, then image pre-training, then video);
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-runs/base}
@@ -13,3 +13,9 @@ $OR train --out "$OUT" --ae-steps 1500 --ae-batch 8 --ae-crop 0 --session-steps 
 $OR train --out "$OUT" --ae-steps 2600 --ae-batch 16 --ae-crop 32 --dit-steps "${DIT_STEPS:-12000}"
 mkdir -p src/openreel/weights
 cp "$OUT"/weights/{autoencoder.safetensors,transformer.safetensors,config.json,data_manifest.json} src/openreel/weights/
+# 4. continue the transformer from those weights with a fresh, gentler schedule (the pool is the same:
+#    copy it to skip re-encoding), then ship the continued weights.
+mkdir -p "$OUT-cont" && cp "$OUT/pool.pt" "$OUT-cont/"
+.venv/bin/python -m openreel.train --out "$OUT-cont" --init-from "$OUT/weights" --dit-steps 4500 \
+    --dit-lr 0.0003 --dit-image-steps 0 --probe-every 1500
+cp "$OUT-cont"/weights/{autoencoder.safetensors,transformer.safetensors,config.json,data_manifest.json} src/openreel/weights/
