@@ -67,6 +67,11 @@ class Video:
         return write_mp4(path, self.frames, self.fps, scale_to=scale_to)
 
 
+def to_frames(y: torch.Tensor) -> np.ndarray:
+    """Decoded pixels (T, 3, H, W) in about [-1, 1] -> (T, H, W, 3) uint8."""
+    return np.ascontiguousarray(((y.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy())
+
+
 def parse_size(size: str) -> tuple[int, int]:
     w, _, h = str(size).lower().partition("x")
     return int(w), int(h)
@@ -215,7 +220,7 @@ class VideoPipeline:
         z = SAMPLERS[sampler](velocity, x, timesteps(steps, d.shift), callback=step_cb)
         # 6. Decode to pixels
         y = self.autoencoder.decode(z, frames=frames)[0]  # (T, 3, H, W)
-        video = ((y.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+        video = to_frames(y)
         params = {"model": self.name, "seconds": seconds, "size": size, "fps": fps, "steps": steps,
                   "guidance": guidance, "seed": int(seed), "sampler": sampler}
-        return Video(np.ascontiguousarray(video), fps, prompt, params)
+        return Video(video, fps, prompt, params)

@@ -175,14 +175,14 @@ def autoencoder_loss(model: Callable, x: torch.Tensor, cfg: TrainConfig, gen: to
 def reconstruction_probe(model: VideoAutoencoder, device, n: int = 48, seed: int = 12345) -> float:
     """Share of held-aside clips whose *reconstruction* the probe reads as the original."""
     from .eval.probe import probe
+    from .pipeline import to_frames
     hits = 0
     with torch.no_grad():
         for i in range(n):
             ex = data.example(seed, 0, i, 64, 64, 16)
             x = torch.from_numpy(data.to_tensor_layout(ex.video[None])).to(device)
             y = model.decode(model.encode(x), frames=16)[0]
-            frames = ((y.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
-            r = probe(frames)
+            r = probe(to_frames(y))
             s = ex.scene
             hits += (r.shape, r.color, r.background, r.motion) == (s.shape, s.color, s.background, s.motion)
     return hits / n

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..media.video import read_video
 from .probe import flicker, probe
 from .prompts import held_out_set, paraphrase_set, seen_set
 
@@ -29,7 +30,6 @@ def score_set(pipe, cases, steps=None, guidance=None, progress=None) -> dict:
             video = pipe(case.prompt, seed=case.seed, steps=steps, guidance=guidance)
             path = video.save(Path(tmp) / f"{i}.mp4")  # timed with encoding: what a user waits for
             seconds.append(time.perf_counter() - t0)
-            from ..media.video import read_video
             frames, _ = read_video(path)  # read back what was written, as a user would get it
             r = probe(frames)
             got = {a: getattr(r, a) for a in ATTRIBUTES}
