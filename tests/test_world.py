@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -197,6 +199,42 @@ def test_paraphrase_wording_never_appears_in_training_wording():
     train_colors = {w for words in captions.TRAIN_COLOR_WORDS.values() for w in words}
     for words in captions.PARAPHRASE_COLOR_WORDS.values():
         assert set(words) - train_colors
+
+
+def _training_tokens() -> set[str]:
+    tokens = set()
+    for vocab in (captions.TRAIN_SHAPE_WORDS, captions.TRAIN_COLOR_WORDS,
+                  captions.TRAIN_BACKGROUND_WORDS, captions.TRAIN_MOTION_WORDS):
+        for words in vocab.values():
+            tokens |= set(" ".join(words).split())
+    for template in captions.TRAIN_TEMPLATES_WITH_BG + captions.TRAIN_TEMPLATES_NO_BG:
+        tokens |= set(re.sub(r"[,;:]", " ", _skeleton(template)).split())
+    return tokens
+
+
+def test_no_training_word_starts_with_a_paraphrase_stem():
+    clashes = {w for w in _training_tokens() if w.startswith(captions.PARAPHRASE_STEMS)}
+    assert not clashes, f"training captions use paraphrase wording: {sorted(clashes)}"
+
+
+def test_paraphrase_stems_cover_every_new_paraphrase_word():
+    # Every paraphrase word that is not a plain training colour name or a
+    # function word is caught by some stem, so the check above is complete.
+    allowed = _training_tokens()
+    for vocab in (captions.PARAPHRASE_SHAPE_WORDS, captions.PARAPHRASE_COLOR_WORDS,
+                  captions.PARAPHRASE_BACKGROUND_WORDS, captions.PARAPHRASE_MOTION_WORDS):
+        for words in vocab.values():
+            for w in " ".join(words).split():
+                assert w in allowed or w.startswith(captions.PARAPHRASE_STEMS), w
+
+
+def test_eval_prompts_use_the_base_wording_only():
+    base = {w for vocab in (captions.BASE_SHAPE_WORDS, captions.BASE_COLOR_WORDS, captions.BASE_MOTION_WORDS)
+            for words in vocab.values() for w in words}
+    extra_only = {w for vocab in (captions.EXTRA_SHAPE_WORDS, captions.EXTRA_COLOR_WORDS)
+                  for words in vocab.values() for w in words} - base
+    for case in seen_set() + held_out_set():
+        assert not any(re.search(rf"\b{re.escape(w)}\b", case.prompt) for w in extra_only), case.prompt
 
 
 def test_training_captions_name_every_attribute():

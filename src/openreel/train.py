@@ -51,6 +51,7 @@ class TrainConfig:
     dit_pool: int = 16000  # pre-encoded training clips per size bucket, 64x64
     dit_image_steps: int = 1000  # first steps on one-frame clips (image pre-training)
     caption_dropout: float = 0.1  # for classifier-free guidance
+    captions_per_clip: int = 4  # pool captions per clip, in different wording; each step picks one
     init_from: str = ""  # an exported weights folder to start from: keeps its autoencoder, continues its transformer
     pool_scale: float = 1.0  # multiplies every pool bucket's clip count (smoke runs use a sliver)
     # Bookkeeping.
@@ -268,8 +269,8 @@ class Bucket:
     height: int
     frames: int
     latents: torch.Tensor  # (N, n, C, h, w) float16, normalised
-    text: torch.Tensor  # (N, L, 384) float16
-    mask: torch.Tensor  # (N, L) bool
+    text: torch.Tensor  # (N, K, L, 384) float16: K captions of each clip
+    mask: torch.Tensor  # (N, K, L) bool
     weight: float
 
 
@@ -277,6 +278,21 @@ def pool_clips(cfg: TrainConfig, bucket_index: int, count: int, w: int, h: int, 
     """The deterministic clips of one pool bucket (only training combos, via world.data)."""
     step = POOL_SEED_OFFSET + bucket_index
     return (data.example(cfg.seed, step, i, w, h, frames) for i in range(count))
+
+
+def clip_captions(cfg: TrainConfig, bucket_index: int, index: int, ex: data.Example, k: int) -> list[str]:
+    """k captions of one pool clip: its own, then k-1 more drawn from their own seeds.
+
+    Several wordings per clip teach the model that "scarlet wedge going up" and
+    "red triangle rising" are one video, so it learns to read meaning from the
+    text encoder rather than a few exact tokens.
+    """
+    from .world.captions import caption
+    out = [ex.caption]
+    for j in range(1, k):
+        rng = np.random.default_rng([cfg.seed, POOL_SEED_OFFSET + bucket_index, index, j])
+        out.append(caption(ex.scene, rng, with_background=rng.random() >= data.P_NO_BACKGROUND))
+    return out
 
 
 def pool_buckets(cfg: TrainConfig) -> list[tuple[int, int, int, int, float]]:
@@ -296,9 +312,11 @@ def build_pool(cfg: TrainConfig, ae: VideoAutoencoder, text_encoder, device, sho
             x = torch.from_numpy(data.to_tensor_layout(np.stack([c.video for c in chunk]))).to(device)
             with torch.no_grad():
                 lat.append(ae.encode(x).half().cpu())
-            states, mask = text_encoder([c.caption for c in chunk])
-            txt.append(states.half())
-            msk.append(mask)
+            k = cfg.captions_per_clip
+            states, mask = text_encoder([t for j, c in enumerate(chunk)
+                                         for t in clip_captions(cfg, bi, s + j, c, k)])
+            txt.append(states.half().view(len(chunk), k, *states.shape[1:]))
+            msk.append(mask.view(len(chunk), k, -1))
             bar.update(len(chunk))
         out.append(Bucket(w, h, frames, torch.cat(lat), torch.cat(txt), torch.cat(msk), weight))
     bar.close()
@@ -345,7 +363,8 @@ def dit_batch(buckets: list[Bucket], cfg: TrainConfig, step: int, dist: Dist, nu
     x0 = bucket.latents[idx].float()
     if image_phase:
         x0 = x0[:, :1]
-    text, mask = bucket.text[idx].float(), bucket.mask[idx].clone()
+    which = torch.from_numpy(rng.integers(bucket.text.shape[1], size=size))  # one of each clip's captions
+    text, mask = bucket.text[idx, which].float(), bucket.mask[idx, which].clone()
     drop = torch.rand(size, generator=gen) < cfg.caption_dropout
     text[drop], mask[drop] = null_text[0], null_text[1]
     noise = torch.randn(x0.shape, generator=gen)
@@ -403,9 +422,10 @@ def train_dit(cfg: TrainConfig, ae: VideoAutoencoder, device: torch.device, dist
         model.load_state_dict(ema.shadow)
         return model
     pool_path = out / "pool.pt"
-    if pool_path.exists():
-        buckets = torch.load(pool_path, weights_only=False)
-    else:
+    buckets = torch.load(pool_path, weights_only=False) if pool_path.exists() else None
+    if buckets and buckets[0].text.shape[1] != cfg.captions_per_clip:
+        buckets = None  # a pool from another caption recipe: encode afresh
+    if buckets is None:
         buckets = build_pool(cfg, ae, text_encoder, device, dist.main)
         if dist.main:
             save_atomic(buckets, pool_path)
