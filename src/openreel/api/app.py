@@ -1,0 +1,249 @@
+"""The OpenReel HTTP app: the OpenAI Videos API (`/v1/videos`), wire-compatible, over VideoService.
+
+Routes only translate HTTP to service calls and back: parse the body
+(JSON or multipart, as the official SDK sends it), call one VideoService
+method, and render its result or its ServiceError in OpenAI's error
+envelope. Generation never runs here; workers do it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Literal
+
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..service.settings import Settings
+from ..service.videos import ServiceError, Upload, VideoService
+
+log = logging.getLogger("openreel.api")
+NESTED = re.compile(r"^(\w+)(?:\[(\w+)\]|\.(\w+))$")  # input_reference[image_url], video[id], video.id
+
+
+# ----------------------------------------------------------------------------
+# Request bodies: JSON or multipart/form-data, into plain fields
+
+async def read_fields(request: Request, settings: Settings) -> dict:
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype == "application/json":
+        try:
+            body = json.loads(await request.body() or b"null")
+        except (ValueError, UnicodeDecodeError):
+            raise ServiceError(400, "the request body is not valid JSON", code="invalid_json") from None
+        if not isinstance(body, dict):
+            raise ServiceError(400, "the request body must be a JSON object", code="invalid_json")
+        return body
+    if ctype in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        boundary = re.search(r"boundary=\"?([^\";]+)", request.headers.get("content-type", ""))
+        if ctype == "multipart/form-data" and boundary and f"--{boundary[1]}--".encode() not in await request.body():
+            raise ServiceError(400, "the multipart body is malformed (it never closes its boundary); send "
+                                    "multipart/form-data as the openai SDK does", code="invalid_multipart")
+        try:
+            form = await request.form(max_files=4, max_fields=64, max_part_size=settings.max_upload_bytes)
+            items = list(form.multi_items())
+        except Exception as exc:  # python-multipart and Starlette raise several types for a broken body
+            raise ServiceError(400, f"the multipart body is malformed ({exc}); send multipart/form-data with a "
+                                    "boundary, as the openai SDK does", code="invalid_multipart") from None
+        fields: dict = {}
+        for key, value in items:
+            if isinstance(value, UploadFile):
+                value = Upload(value.filename or "", value.content_type or "", await value.read())
+            if m := NESTED.match(key):
+                outer = fields.setdefault(m[1], {})
+                if not isinstance(outer, dict):
+                    raise ServiceError(400, f"{m[1]} is given both as a value and as an object", param=m[1])
+                outer[m[2] or m[3]] = value
+            else:
+                fields[key] = value
+        for key in ("video", "input_reference"):  # an object may also come as a JSON string
+            if isinstance(fields.get(key), str) and fields[key].lstrip().startswith("{"):
+                try:
+                    fields[key] = json.loads(fields[key])
+                except ValueError:
+                    raise ServiceError(400, f"{key} is not valid JSON", param=key) from None
+        return fields
+    if ctype == "" and not await request.body():
+        return {}
+    raise ServiceError(415, f"Content-Type {ctype!r} is not supported; send application/json or "
+                            "multipart/form-data", code="unsupported_media_type")
+
+
+class BodyLimit:
+    """Refuse request bodies over max_bytes with 413, whether or not Content-Length is sent."""
+
+    def __init__(self, app, max_bytes: int):
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        too_big = ServiceError(413, f"the request body is larger than {self.max_bytes} bytes "
+                                    "(OPENREEL_MAX_UPLOAD_BYTES)", code="request_too_large")
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared and declared.isdigit() and int(declared) > self.max_bytes:
+            return await JSONResponse(too_big.envelope(), 413)(scope, receive, send)
+        seen = 0
+        started = False
+
+        async def limited_receive():
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                raise _TooBig()
+            return message
+
+        async def tracking_send(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _TooBig:
+            if not started:
+                await JSONResponse(too_big.envelope(), 413)(scope, receive, send)
+
+
+class _TooBig(Exception):
+    pass
+
+
+# ----------------------------------------------------------------------------
+# OpenAPI descriptions of the bodies (parsed by hand above, so FastAPI can't infer them)
+
+def _body(properties: dict, required: list[str], files: tuple[str, ...] = ()) -> dict:
+    multipart = {k: ({"type": "string", "format": "binary"} if k in files else v) for k, v in properties.items()}
+    return {"requestBody": {"required": True, "content": {
+        "application/json": {"schema": {"type": "object", "properties": properties, "required": required}},
+        "multipart/form-data": {"schema": {"type": "object", "properties": multipart, "required": required}},
+    }}}
+
+
+def _schemas(service: VideoService) -> dict:
+    seconds = {"anyOf": [{"type": "string", "enum": [str(s) for s in service.allowed_seconds()]},
+                         {"type": "integer", "enum": service.allowed_seconds()}]}
+    extras = {"seed": {"type": "integer", "minimum": 0}, "steps": {"type": "integer", "minimum": 1},
+              "guidance": {"type": "number"}, "fps": {"type": "integer"}}
+    prompt = {"type": "string", "minLength": 1, "maxLength": 32000}
+    video_ref = {"type": "object", "properties": {"id": {"type": "string"}}, "required": ["id"]}
+    return {
+        "create": _body({"prompt": prompt, "model": {"type": "string", "enum": service.settings.public_models()},
+                         "seconds": seconds, "size": {"type": "string", "enum": service.allowed_sizes()},
+                         "input_reference": {"type": "object", "properties": {"image_url": {"type": "string"}}},
+                         **extras}, ["prompt"], files=("input_reference",)),
+        "remix": _body({"prompt": prompt, **extras, "strength": {"type": "number"}}, ["prompt"]),
+        "edit": _body({"prompt": prompt, "video": video_ref, **extras, "strength": {"type": "number"}},
+                      ["prompt", "video"], files=("video",)),
+        "extend": _body({"prompt": prompt, "seconds": seconds, "video": video_ref, **extras},
+                        ["prompt", "seconds", "video"], files=("video",)),
+    }
+
+
+# ----------------------------------------------------------------------------
+# The app
+
+def create_app(settings: Settings | None = None, service: VideoService | None = None) -> FastAPI:
+    settings = settings or Settings()
+    service = service or VideoService(settings)
+    app = FastAPI(title="OpenReel", version=_version(),
+                  description="Open, self-hosted text-to-video with a Sora-compatible Videos API.")
+    app.state.service = service
+    poll = {"openai-poll-after-ms": str(settings.poll_after_ms)}
+    bodies = _schemas(service)
+
+    def ok(body: dict, status: int = 200, headers: dict | None = None) -> JSONResponse:
+        return JSONResponse(body, status, headers=headers)
+
+    @app.exception_handler(ServiceError)
+    async def _service_error(request: Request, exc: ServiceError):
+        return JSONResponse(exc.envelope(), exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError):
+        first = exc.errors()[0] if exc.errors() else {}
+        param = str(first.get("loc", ["", "?"])[-1])
+        message = f"{param}: {first.get('msg', 'invalid value')}"
+        return JSONResponse(ServiceError(400, message, param=param).envelope(), 400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException):
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
+        return JSONResponse(ServiceError(exc.status_code, str(exc.detail), code=code).envelope(),
+                            exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse(ServiceError(500, "internal server error", type="server_error").envelope(), 500)
+
+    @app.post("/v1/videos", openapi_extra=bodies["create"], tags=["videos"])
+    async def create_video(request: Request):
+        fields = await read_fields(request, settings)
+        key = request.headers.get("idempotency-key")
+        return ok(await run_in_threadpool(service.create, fields, key), headers=poll)
+
+    @app.get("/v1/videos", tags=["videos"])
+    def list_videos(after: str | None = None, limit: int = Query(20, ge=0, le=100),
+                    order: Literal["asc", "desc"] = "desc"):
+        return ok(service.list(after=after, limit=limit, order=order))
+
+    @app.post("/v1/videos/edits", openapi_extra=bodies["edit"], tags=["videos"])
+    async def edit_video(request: Request):
+        fields = await read_fields(request, settings)
+        return ok(await run_in_threadpool(service.edit, fields, request.headers.get("idempotency-key")),
+                  headers=poll)
+
+    @app.post("/v1/videos/extensions", openapi_extra=bodies["extend"], tags=["videos"])
+    async def extend_video(request: Request):
+        fields = await read_fields(request, settings)
+        return ok(await run_in_threadpool(service.extend, fields, request.headers.get("idempotency-key")),
+                  headers=poll)
+
+    @app.get("/v1/videos/{video_id}", tags=["videos"])
+    def retrieve_video(video_id: str):
+        return ok(service.retrieve(video_id), headers=poll)
+
+    @app.delete("/v1/videos/{video_id}", tags=["videos"])
+    def delete_video(video_id: str):
+        return ok(service.delete(video_id))
+
+    @app.get("/v1/videos/{video_id}/content", tags=["videos"],
+             responses={200: {"content": {"video/mp4": {}, "image/webp": {}, "image/jpeg": {}}}})
+    def video_content(video_id: str, variant: Literal["video", "thumbnail", "spritesheet"] = "video"):
+        path, content_type = service.content(video_id, variant)
+        # FileResponse answers Range requests (206), so browsers can seek in the MP4.
+        return FileResponse(path, media_type=content_type, filename=f"{video_id}{path.suffix}",
+                            content_disposition_type="inline")
+
+    @app.post("/v1/videos/{video_id}/remix", openapi_extra=bodies["remix"], tags=["videos"])
+    async def remix_video(video_id: str, request: Request):
+        fields = await read_fields(request, settings)
+        return ok(await run_in_threadpool(service.remix, video_id, fields, request.headers.get("idempotency-key")),
+                  headers=poll)
+
+    @app.get("/v1/models", tags=["models"])
+    def list_models():
+        return ok(service.models())
+
+    @app.get("/healthz", include_in_schema=False)
+    def health():
+        return {"ok": True, "queued": service.store.count("queued"), "in_progress": service.store.count("in_progress")}
+
+    app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes)
+    return app
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("openreel")
+    except PackageNotFoundError:
+        return "0"

@@ -1,0 +1,1 @@
+"""OpenReel's application logic: jobs, store, storage, workers, webhooks. No HTTP here."""

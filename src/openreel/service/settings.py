@@ -1,0 +1,68 @@
+"""Service settings: one typed, flat object, loaded once from OPENREEL_* environment variables.
+
+Every field has a working default for the embedded set-up (SQLite and files
+under ./openreel-data, no other server), so `openreel serve` needs nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OPENREEL_", extra="ignore")
+
+    # Where things live.
+    data_dir: Path = Path("openreel-data")  # media files; the SQLite database too, unless database_url is set
+    database_url: str = ""  # empty = sqlite:///<data_dir>/openreel.db; "postgresql+psycopg://..." for PostgreSQL
+    weights: str = ""  # a weights folder saved by `openreel train`; empty = the built-in model
+
+    # Models. Sora's names are accepted as aliases, so unmodified client code keeps working.
+    model_name: str = "openreel-1"  # what this instance calls its built-in model
+    model_aliases: dict[str, str] = Field(default_factory=lambda: {"sora-2": "openreel-1", "sora-2-pro": "openreel-1"})
+    default_model: str = "sora-2"  # a request without `model` gets this (Sora's default)
+    default_size: str = "720x1280"  # Sora's default; generated natively at the same aspect, then scaled
+    default_seconds: int = 4  # Sora's default
+
+    # Workers and jobs.
+    workers: int = 1  # worker processes, each with the model loaded once
+    lease_seconds: float = 30.0  # a job whose worker has not heartbeaten for this long is presumed lost
+    heartbeat_seconds: float = 2.0  # how often a busy worker renews its lease
+    max_attempts: int = 3  # a lost job is retried until this many attempts, then fails with worker_lost
+    poll_idle_seconds: float = 0.2  # how long an idle worker sleeps between looks at the queue
+    retention_seconds: int = 7 * 24 * 3600  # downloadable assets expire this long after completion
+    poll_after_ms: int = 500  # sent as openai-poll-after-ms, which the SDK's poll() honours
+
+    # Uploads.
+    max_upload_bytes: int = 50 * 1024 * 1024  # whole request body, multipart included
+    max_image_pixels: int = 40_000_000  # bigger images are refused before decoding (decompression bombs)
+    max_source_seconds: float = 120.0  # longest source video accepted for edits and extensions
+
+    # Webhooks (Standard Webhooks signing).
+    webhook_urls: list[str] = Field(default_factory=list)  # receive video.completed and video.failed
+    webhook_secret: str = ""  # "whsec_" + base64; required when webhook_urls is set
+    webhook_max_attempts: int = 6  # with exponential backoff: 1, 2, 4, 8, 16 s between tries
+    webhook_timeout_seconds: float = 5.0
+
+    @model_validator(mode="after")
+    def _check(self) -> "Settings":
+        if self.webhook_urls and not self.webhook_secret.startswith("whsec_"):
+            raise ValueError("OPENREEL_WEBHOOK_SECRET must be set (whsec_ + base64) when webhook URLs are configured")
+        if self.default_model and self.resolve_model(self.default_model) is None:
+            raise ValueError(f"OPENREEL_DEFAULT_MODEL {self.default_model!r} is neither the model name nor an alias")
+        return self
+
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'openreel.db').resolve()}"
+
+    def public_models(self) -> list[str]:
+        """Every name a client may pass as `model`."""
+        return sorted({self.model_name, *self.model_aliases})
+
+    def resolve_model(self, name: str) -> str | None:
+        if name == self.model_name:
+            return name
+        return self.model_aliases.get(name)

@@ -1,0 +1,203 @@
+"""A worker process: load the model once, then claim and run jobs until told to stop.
+
+    python -m openreel.service.worker --name w1      (or `openreel worker`)
+
+`openreel serve` starts and supervises these. Each job is held with a lease
+that a heartbeat thread renews; if this process dies (kill -9 included) the
+lease runs out and another worker's reaper gives the job back to the queue,
+or fails it with `worker_lost` after max_attempts. Every file is written
+atomically before the job is marked completed, so `completed` always means
+the assets are there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import threading
+import time
+import uuid
+from typing import Callable
+
+
+from .settings import Settings
+from .storage import INPUT_IMAGE, NATIVE, SOURCE_VIDEO, Storage, VARIANTS
+from .store import Job, Store
+from .webhooks import deliver_due, queue_event
+
+log = logging.getLogger("openreel.worker")
+
+
+class Cancelled(Exception):
+    """The job was deleted while it ran."""
+
+
+class LeaseLost(Exception):
+    """Another worker owns the job now (our lease ran out); stop without writing anything."""
+
+
+def _size(size: str) -> tuple[int, int]:
+    w, h = size.split("x")
+    return int(w), int(h)
+
+
+def generate(pipe, job: Job, storage: Storage, callback: Callable[[int, int], None]):
+    """Run one job's generation on the pipeline. Returns the Video."""
+    from ..media.video import read_video
+    p = job.params
+    kw = {k: p[k] for k in ("seed", "steps", "guidance", "fps") if k in p}
+    kw["size"] = p["native_size"]
+    mode = p["mode"]
+    max_native = max(pipe.defaults.seconds)
+
+    def source_frames():
+        if "source_id" in p:
+            return read_video(storage.path(p["source_id"], NATIVE))[0]
+        return read_video(storage.path(job.id, SOURCE_VIDEO))[0]
+
+    if mode == "text":
+        if p["seconds"] <= max_native:
+            return pipe(job.prompt, seconds=p["seconds"], callback=callback, **kw)
+        return pipe.long(job.prompt, seconds=p["seconds"], callback=callback, **kw)
+    if mode == "image":
+        from PIL import Image
+        image = Image.open(storage.path(job.id, INPUT_IMAGE)).convert("RGB")
+        if p["seconds"] <= max_native:
+            return pipe(job.prompt, seconds=p["seconds"], image=image, callback=callback, **kw)
+        first = pipe(job.prompt, seconds=max_native, image=image, callback=None, **kw)
+        return pipe.extend(first, job.prompt, seconds=p["seconds"] - max_native, callback=callback, **kw)
+    if mode in ("remix", "edit"):
+        if "strength" in p:
+            kw["strength"] = p["strength"]
+        kw.pop("size")
+        return pipe.remix(source_frames(), job.prompt, callback=callback, **kw)
+    if mode == "extend":
+        kw.pop("size")
+        return pipe.extend(source_frames(), job.prompt, seconds=p["seconds"], callback=callback, **kw)
+    raise ValueError(f"mode {mode!r} is not known to this worker")
+
+
+def write_assets(video, job: Job, storage: Storage) -> None:
+    """The MP4 at the asked size, the native MP4 (a source for remixes), thumbnail and sprite sheet."""
+    from ..media.previews import spritesheet, thumbnail, write_atomic
+    from ..media.video import write_mp4
+    folder = storage.folder(job.id, create=True)
+    out = _size(job.params["output_size"])
+    native = (video.frames.shape[2], video.frames.shape[1])
+    write_mp4(folder / NATIVE, video.frames, video.fps)
+    write_mp4(folder / VARIANTS["video"][0], video.frames, video.fps, scale_to=None if out == native else out)
+    write_atomic(folder / VARIANTS["thumbnail"][0], thumbnail(video.frames, out))
+    write_atomic(folder / VARIANTS["spritesheet"][0], spritesheet(video.frames))
+
+
+class Worker:
+    def __init__(self, settings: Settings, name: str | None = None, pipeline=None):
+        self.settings = settings
+        self.name = name or f"worker-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.store = Store(settings.db_url())
+        self.storage = Storage(settings.data_dir)
+        self._pipe = pipeline
+        self.stopping = threading.Event()
+
+    @property
+    def pipe(self):
+        if self._pipe is None:
+            from ..pipeline import VideoPipeline
+            self._pipe = VideoPipeline.from_pretrained(self.settings.weights or None)
+        return self._pipe
+
+    def run(self, watch_parent: int | None = None) -> None:
+        _ = self.pipe  # load once, before the first claim, so the first job isn't slower
+        log.info("%s ready", self.name)
+        last_reap = 0.0
+        while not self.stopping.is_set():
+            if watch_parent and os.getppid() != watch_parent:
+                log.warning("%s: parent process is gone; exiting", self.name)
+                return
+            now = time.time()
+            if now - last_reap > min(self.settings.lease_seconds / 3, 5):
+                self.reap()
+                last_reap = now
+            deliver_due(self.store, self.settings)
+            job = self.store.claim(self.name, self.settings.lease_seconds)
+            if job is None:
+                self.stopping.wait(self.settings.poll_idle_seconds)
+                continue
+            self.process(job)
+
+    def reap(self) -> None:
+        requeued, failed = self.store.reap(self.settings.max_attempts)
+        for vid in requeued:
+            log.warning("job %s lost its worker; queued again", vid)
+        for vid in failed:
+            log.error("job %s lost its worker too many times; failed with worker_lost", vid)
+            queue_event(self.store, self.settings, "video.failed", vid)
+
+    def process(self, job: Job) -> None:
+        state = {"progress": 0, "lost": False}
+        done = threading.Event()
+
+        def heartbeat():
+            while not done.wait(self.settings.heartbeat_seconds):
+                if not self.store.heartbeat(job.id, self.name, self.settings.lease_seconds, state["progress"]):
+                    state["lost"] = True
+                    return
+
+        def callback(i: int, n: int) -> None:
+            state["progress"] = min(99, int(100 * i / max(n, 1)))
+            if state["lost"]:
+                raise LeaseLost()
+            if self.store.cancel_requested(job.id):
+                raise Cancelled()
+
+        beat = threading.Thread(target=heartbeat, daemon=True)
+        beat.start()
+        try:
+            started = time.time()
+            video = generate(self.pipe, job, self.storage, callback)
+            if state["lost"]:
+                raise LeaseLost()
+            write_assets(video, job, self.storage)
+            total = job.params.get("total_seconds")
+            seconds = str(int(round(len(video.frames) / video.fps))) if total is not None else None
+            if self.store.complete(job.id, self.name, self.settings.retention_seconds, seconds):
+                log.info("job %s completed in %.2f s", job.id, time.time() - started)
+                queue_event(self.store, self.settings, "video.completed", job.id)
+            if self.store.get(job.id) is None:  # deleted while we wrote
+                self.storage.delete(job.id)
+        except Cancelled:
+            log.info("job %s cancelled (deleted)", job.id)
+            self.store.fail(job.id, "cancelled", "the video was deleted while it was generating", self.name)
+            self.storage.delete(job.id)
+        except LeaseLost:
+            log.warning("job %s: lease lost to another worker; dropping our result", job.id)
+        except ValueError as exc:
+            # The request was checked when it was made; a ValueError here is a request the model refuses.
+            log.warning("job %s failed: %s", job.id, exc)
+            if self.store.fail(job.id, "invalid_request", str(exc), self.name):
+                queue_event(self.store, self.settings, "video.failed", job.id)
+        except Exception as exc:
+            log.exception("job %s failed", job.id)
+            if self.store.fail(job.id, "generation_failed", f"{type(exc).__name__}: {exc}", self.name):
+                queue_event(self.store, self.settings, "video.failed", job.id)
+        finally:
+            done.set()
+            beat.join()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Run one OpenReel worker (settings from OPENREEL_* variables).")
+    parser.add_argument("--name", default=None)
+    parser.add_argument("--watch-parent", type=int, default=0, help="exit when this parent pid goes away")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    worker = Worker(Settings(), args.name)
+    signal.signal(signal.SIGTERM, lambda *_: worker.stopping.set())
+    worker.run(watch_parent=args.watch_parent or None)
+
+
+if __name__ == "__main__":
+    main()
+
