@@ -113,6 +113,47 @@ def evaluate(
     typer.echo(str(report))
 
 
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on (loopback by default)."),
+    port: int = typer.Option(8000, help="TCP port."),
+    workers: Optional[int] = typer.Option(None, help="Worker processes (default OPENREEL_WORKERS, 1)."),
+    data_dir: Optional[Path] = typer.Option(None, help="Media and SQLite folder (default OPENREEL_DATA_DIR, ./openreel-data)."),
+    database_url: Optional[str] = typer.Option(None, help="SQLAlchemy URL, e.g. postgresql+psycopg://host/db (default: SQLite in data-dir)."),
+) -> None:
+    """Serve the Sora-compatible Videos API (/v1/videos) with durable jobs and model-holding workers."""
+    from .api.server import serve as run_server
+    settings = _settings(data_dir, database_url)
+    if workers is not None and workers < 0:
+        fail(f"workers must be 0 or more, got {workers}")
+    typer.echo(f"OpenReel API on http://{host}:{port}/v1  (data: {settings.data_dir.resolve()}, "
+               f"database: {settings.db_url().split('://')[0]})", err=True)
+    run_server(settings, host=host, port=port, workers=workers)
+
+
+@app.command()
+def worker(
+    data_dir: Optional[Path] = typer.Option(None, help="Same as the server's."),
+    database_url: Optional[str] = typer.Option(None, help="Same as the server's."),
+    name: Optional[str] = typer.Option(None, help="A name for logs and leases."),
+) -> None:
+    """Run one worker on its own (for more machines sharing a PostgreSQL database and a data folder)."""
+    import logging
+    from .service.worker import Worker
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    Worker(_settings(data_dir, database_url), name).run()
+
+
+def _settings(data_dir: Optional[Path], database_url: Optional[str]):
+    from pydantic import ValidationError
+    from .service.settings import Settings
+    overrides = {k: v for k, v in (("data_dir", data_dir), ("database_url", database_url)) if v is not None}
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        fail("; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()))
+
+
 def main() -> None:  # pragma: no cover
     app()
 
