@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PROMPT ?= a red circle moving right on a navy background
 
-.PHONY: setup demo test train eval bench clean
+.PHONY: setup demo test train eval serve bench clean
 
 setup: $(VENV)/.installed
 
@@ -25,6 +25,9 @@ demo: setup
 
 test: setup
 	$(BIN)/pytest -q
+
+serve: setup
+	$(BIN)/openreel serve
 
 train: setup
 	$(BIN)/openreel train --out runs/base
