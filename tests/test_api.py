@@ -286,3 +286,17 @@ def test_bad_edit_and_extend_inputs(server, client):
     r = httpx.post(server.url + "/v1/videos/edits", json={"prompt": PROMPT})
     assert r.status_code == 400 and r.json()["error"]["param"] == "video"
     assert _stored(server) == before
+
+
+def test_the_readme_sdk_example_works_as_written(server, tmp_path, monkeypatch):
+    import re
+    from pathlib import Path
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Serve the Sora Videos API", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S)[1]
+    assert len(code.strip().splitlines()) <= 10
+    assert 'base_url="http://127.0.0.1:8000/v1"' in code
+    monkeypatch.chdir(tmp_path)
+    exec(code.replace("http://127.0.0.1:8000", server.url), {})
+    frames, fps, _, _ = decode_mp4((tmp_path / "video.mp4").read_bytes())
+    assert frames.shape == (32, 720, 1280, 3) and fps == 8

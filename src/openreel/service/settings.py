@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     lease_seconds: float = 30.0  # a job whose worker has not heartbeaten for this long is presumed lost
     heartbeat_seconds: float = 2.0  # how often a busy worker renews its lease
     max_attempts: int = 3  # a lost job is retried until this many attempts, then fails with worker_lost
-    poll_idle_seconds: float = 0.2  # how long an idle worker sleeps between looks at the queue
+    poll_idle_seconds: float = 0.05  # how long an idle worker sleeps between looks at the queue (a cheap query)
     retention_seconds: int = 7 * 24 * 3600  # downloadable assets expire this long after completion
     poll_after_ms: int = 500  # sent as openai-poll-after-ms, which the SDK's poll() honours
 

@@ -1,0 +1,131 @@
+"""Benchmark the Videos API server. Prints figures; asserts nothing.
+
+    .venv/bin/python scripts/bench_api.py [--jobs 10] [--pollers 200] [--seconds 4]
+
+1. Overhead: end-to-end job time through the API (create -> completed, seen by
+   a client polling every 10 ms) divided by a direct VideoPipeline call for
+   the same request (generation + MP4 encoding), both with the model loaded.
+2. Poll latency: p50/p99 of GET /v1/videos/{id} with N concurrent pollers
+   while jobs run.
+3. Create throughput: POST /v1/videos per second, 16 clients at once.
+
+It starts its own `openreel serve` (SQLite, 1 worker) in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from serving import Server  # noqa: E402
+
+PROMPT = "a red circle moving right on a navy background"
+
+
+def pct(xs: list[float], p: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
+
+
+def direct_times(n: int, seconds: int) -> list[float]:
+    from openreel.pipeline import VideoPipeline
+    pipe = VideoPipeline.from_pretrained()
+    pipe(PROMPT, seconds=seconds, seed=0)  # warm-up
+    out = []
+    with tempfile.TemporaryDirectory() as d:
+        for i in range(n):
+            t = time.perf_counter()
+            pipe(PROMPT, seconds=seconds, size="64x64", seed=i).save(Path(d) / "v.mp4")
+            out.append(time.perf_counter() - t)
+    del pipe
+    return out
+
+
+def api_times(srv: Server, n: int, seconds: int) -> list[float]:
+    out = []
+    with httpx.Client(base_url=srv.url) as c:
+        warm = c.post("/v1/videos", json={"prompt": PROMPT, "size": "64x64", "seconds": seconds}).json()["id"]
+        while c.get(f"/v1/videos/{warm}").json()["status"] not in ("completed", "failed"):
+            time.sleep(0.01)
+        for i in range(n):
+            t = time.perf_counter()
+            vid = c.post("/v1/videos", json={"prompt": PROMPT, "size": "64x64", "seconds": seconds, "seed": i}).json()["id"]
+            while c.get(f"/v1/videos/{vid}").json()["status"] not in ("completed", "failed"):
+                time.sleep(0.01)
+            out.append(time.perf_counter() - t)
+    return out
+
+
+async def poll_latency(srv: Server, pollers: int, duration: float, seconds: int) -> tuple[list[float], int]:
+    async with httpx.AsyncClient(base_url=srv.url, limits=httpx.Limits(max_connections=pollers)) as c:
+        ids = [(await c.post("/v1/videos", json={"prompt": PROMPT, "size": "64x64", "seconds": seconds,
+                                                 "seed": i})).json()["id"] for i in range(4)]
+        lat: list[float] = []
+        stop = time.perf_counter() + duration
+
+        async def poller(k: int):
+            vid = ids[k % len(ids)]
+            while time.perf_counter() < stop:
+                t = time.perf_counter()
+                r = await c.get(f"/v1/videos/{vid}")
+                lat.append(time.perf_counter() - t)
+                assert r.status_code == 200
+                await asyncio.sleep(0.1)  # each poller asks 10 times a second
+
+        await asyncio.gather(*(poller(k) for k in range(pollers)))
+        running = sum((await c.get(f"/v1/videos/{v}")).json()["status"] != "queued" for v in ids)
+        return lat, running
+
+
+async def create_throughput(srv: Server, n: int, clients: int = 16) -> float:
+    async with httpx.AsyncClient(base_url=srv.url) as c:
+        sem = asyncio.Semaphore(clients)
+
+        async def one(i):
+            async with sem:
+                r = await c.post("/v1/videos", json={"prompt": PROMPT, "size": "64x64", "seconds": 1, "seed": i})
+                assert r.status_code == 200
+
+        t = time.perf_counter()
+        await asyncio.gather(*(one(i) for i in range(n)))
+        return n / (time.perf_counter() - t)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--jobs", type=int, default=10)
+    ap.add_argument("--pollers", type=int, default=200)
+    ap.add_argument("--seconds", type=int, default=4)
+    ap.add_argument("--poll-duration", type=float, default=10.0)
+    args = ap.parse_args()
+
+    direct = direct_times(args.jobs, args.seconds)
+    with tempfile.TemporaryDirectory() as d:
+        srv = Server(Path(d), env={"OMP_NUM_THREADS": "2"}).start()
+        try:
+            api = api_times(srv, args.jobs, args.seconds)
+            lat, running = asyncio.run(poll_latency(srv, args.pollers, args.poll_duration, args.seconds))
+            tput = asyncio.run(create_throughput(srv, 200))
+        finally:
+            srv.stop()
+    d_med, a_med = statistics.median(direct), statistics.median(api)
+    print(f"request: 64x64, {args.seconds} s at 8 fps, default steps; {args.jobs} jobs each way")
+    print(f"direct VideoPipeline call + MP4: median {d_med:.3f} s")
+    print(f"through the API (create -> completed): median {a_med:.3f} s")
+    print(f"overhead ratio (API / direct): {a_med / d_med:.3f}")
+    print(f"GET /v1/videos/{{id}} with {args.pollers} concurrent pollers for {args.poll_duration:g} s while jobs ran "
+          f"({len(lat)} requests, {running} of 4 jobs started): p50 {1000 * pct(lat, 50):.1f} ms, "
+          f"p99 {1000 * pct(lat, 99):.1f} ms")
+    print(f"create throughput (16 concurrent clients): {tput:.0f} jobs/s")
+
+
+if __name__ == "__main__":
+    main()
