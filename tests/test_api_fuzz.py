@@ -24,7 +24,7 @@ def test_schemathesis_finds_no_server_error(tmp_path):
         run = subprocess.run(
             [exe, "run", f"{srv.url}/openapi.json", "--checks", "not_a_server_error",
              "--max-examples", str(MAX_EXAMPLES), "--workers", "1", "--no-color"],
-            capture_output=True, text=True, timeout=900)
+            capture_output=True, text=True, timeout=900, cwd=tmp_path)
         assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
         assert "passed" in run.stdout.lower()
     finally:

@@ -263,3 +263,33 @@ def test_a_failing_generation_fails_the_job_and_sends_video_failed(tmp_path):
     [(headers, body)] = recv.got
     assert json.loads(body)["type"] == "video.failed" and webhooks.verify(secret, headers, body)
     recv.http.shutdown()
+
+
+def test_assets_expire_after_the_retention_period(tmp_path):
+    import numpy as np
+
+    from openreel.pipeline import Video
+    from openreel.service.videos import ServiceError, VideoService
+    from openreel.service.worker import Worker
+
+    class Still:  # a stand-in pipeline: this test is about the files' lifetime, not the model
+        defaults = VideoService(Settings(data_dir=tmp_path)).defaults
+
+        def __call__(self, prompt, seconds, callback=None, **kw):
+            return Video(np.full((8 * seconds, 64, 64, 3), 128, np.uint8), 8, prompt, {})
+
+    settings = Settings(data_dir=tmp_path, retention_seconds=1)
+    service = VideoService(settings)
+    vid = service.create({"prompt": PROMPT, "size": "64x64", "seconds": "1"})["id"]
+    w = Worker(settings, "w-test", pipeline=Still())
+    w.process(w.store.claim(w.name, 10))
+    done = service.retrieve(vid)
+    assert done["status"] == "completed" and done["expires_at"] == done["completed_at"] + 1
+    assert service.content(vid, "video")[0].exists()
+    time.sleep(2.1)
+    with pytest.raises(ServiceError) as gone:
+        service.content(vid, "video")
+    assert gone.value.status == 410 and gone.value.code == "video_expired"
+    w.reap()
+    assert not (tmp_path / "videos" / vid).exists()
+    assert service.retrieve(vid)["status"] == "completed"  # the record stays

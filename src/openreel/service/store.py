@@ -274,6 +274,12 @@ class Store:
                         requeued.append(vid)
         return requeued, failed
 
+    def expired(self, now: float | None = None, limit: int = 100) -> list[str]:
+        """Ids of completed jobs whose assets are past expires_at (their files can go)."""
+        with self.engine.connect() as c:
+            return list(c.execute(select(videos.c.id).where(
+                videos.c.expires_at < int(now or time.time())).limit(limit)).scalars())
+
     # -- webhooks --------------------------------------------------------------
 
     def queue_webhook(self, url: str, event_name: str, body: str) -> None:

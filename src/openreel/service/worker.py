@@ -134,6 +134,9 @@ class Worker:
         for vid in failed:
             log.error("job %s lost its worker too many times; failed with worker_lost", vid)
             queue_event(self.store, self.settings, "video.failed", vid)
+        for vid in self.store.expired():  # retention: the files go, the record stays (content answers 410)
+            if self.storage.folder(vid).exists():
+                self.storage.delete(vid)
 
     def process(self, job: Job) -> None:
         state = {"progress": 0, "lost": False}
