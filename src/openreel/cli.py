@@ -23,35 +23,140 @@ def fail(message: str) -> None:
     raise typer.Exit(2)
 
 
+MODE_FLAGS = ("--image", "--extend", "--loop", "--remix", "--blend", "--storyboard", "--long")
+
+
+def load_cards(path: Path) -> list:
+    """Storyboard cards from a YAML or JSON file (JSON is YAML): a list, or {"cards": [...]}."""
+    import yaml
+    if not path.is_file():
+        raise ValueError(f"storyboard {str(path)!r} is not a file; give a YAML or JSON file of cards")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ValueError(f"storyboard {str(path)!r} is not valid YAML or JSON ({str(exc).splitlines()[0]})") from None
+    return data.get("cards") if isinstance(data, dict) else data
+
+
+def check_generate(d, prompt, seconds, size, fps, steps, guidance, sampler, output, image, extend, backward,
+                   loop, remix, strength, blend, storyboard, long) -> dict:
+    """Every check the `generate` command can make before loading the model, in the library's
+    words; returns the mode and its loaded inputs. Raises ValueError naming the field."""
+    from . import pipeline as P
+    chosen = [flag for flag, on in zip(MODE_FLAGS, (image, extend, loop, remix, blend, storyboard, long)) if on]
+    if len(chosen) > 1:
+        raise ValueError(f"mode: choose one of {', '.join(MODE_FLAGS)}; got {' and '.join(chosen)}")
+    mode = chosen[0].lstrip("-") if chosen else "text"
+    if backward and mode != "extend":
+        raise ValueError("backward goes with --extend VIDEO")
+    if strength is not None and mode != "remix":
+        raise ValueError("strength goes with --remix VIDEO")
+    if seconds is not None and mode in ("remix", "storyboard"):
+        raise ValueError(f"seconds does not apply to --{mode}: the length comes from the "
+                         + ("video" if mode == "remix" else "cards"))
+    if mode == "storyboard":
+        if prompt is not None:
+            raise ValueError("prompt: --storyboard takes its prompts from the cards; leave the prompt out")
+        try:
+            cards = P.check_cards(load_cards(storyboard))
+        except ValueError as exc:
+            raise ValueError(str(exc) if str(exc).startswith("storyboard") else f"storyboard {storyboard}: {exc}") from None
+        inputs = {"cards": [{"prompt": p, "seconds": sec} for p, sec in cards]}
+    else:
+        P.check_prompt(prompt)
+        inputs = {}
+    if mode in ("extend", "long"):
+        P.check_chain_seconds(d.default_seconds if seconds is None else seconds)
+    elif mode not in ("remix", "storyboard"):
+        P.check_inputs(d, prompt, d.default_seconds if seconds is None else seconds, size or d.size,
+                       d.default_fps if fps is None else fps, d.steps if steps is None else steps,
+                       d.guidance if guidance is None else guidance, sampler or d.sampler)
+    P.check_settings(d, size or d.size, d.default_fps if fps is None else fps, d.steps if steps is None else steps,
+                     d.guidance if guidance is None else guidance, sampler or d.sampler)
+    if strength is not None:
+        P.check_strength(strength)
+    fps_ = d.default_fps if fps is None else fps
+    if mode == "image":
+        inputs["image"] = P.load_image(image)
+    elif mode in ("extend", "remix"):
+        inputs["video"] = P.load_video(extend or remix, fps_, "video")
+    elif mode == "blend":
+        inputs["video_a"], inputs["video_b"] = (P.load_video(v, fps_, f) for v, f in zip(blend, ("video_a", "video_b")))
+    for field in ("video", "video_a", "video_b"):
+        if field in inputs and len(inputs[field]) < P.MIN_VIDEO_FRAMES:
+            raise ValueError(f"{field} must have at least {P.MIN_VIDEO_FRAMES} frames (for a single image, use "
+                             f"--image); got {len(inputs[field])}")
+    P.check_output_path(output)
+    return {"mode": mode, **inputs}
+
+
 @app.command()
 def generate(
-    prompt: str = typer.Argument(..., help="What happens in the video."),
+    prompt: Optional[str] = typer.Argument(None, help="What happens in the video (not with --storyboard)."),
     output: Path = typer.Option(Path("out.mp4"), "-o", "--output", help="Where to write the MP4."),
-    seconds: Optional[int] = typer.Option(None, help="Duration in seconds (default: the model's, 2)."),
-    size: Optional[str] = typer.Option(None, help="WIDTHxHEIGHT, one of the model's native sizes (default 64x64)."),
+    seconds: Optional[int] = typer.Option(None, help="Duration in seconds (default: the model's, 2). With --extend, "
+                                          "the seconds added; with --long, up to 120."),
+    size: Optional[str] = typer.Option(None, help="WIDTHxHEIGHT, one of the model's native sizes (default 64x64, "
+                                       "or the input video's own)."),
     fps: Optional[int] = typer.Option(None, help="Frames per second (default: the model's, 8)."),
     steps: Optional[int] = typer.Option(None, help="Denoising steps (default: the model's)."),
     guidance: Optional[float] = typer.Option(None, help="Classifier-free guidance scale (default: the model's)."),
     seed: int = typer.Option(0, help="Same seed, same frames."),
     sampler: Optional[str] = typer.Option(None, help="euler, heun or midpoint (default: the model's)."),
     weights: Optional[Path] = typer.Option(None, help="A folder saved by `openreel train` (default: built-in)."),
+    image: Optional[Path] = typer.Option(None, "--image", metavar="IMAGE",
+                                         help="Animate an image: it is frame 0, scaled to cover the size and centre-cropped."),
+    extend: Optional[Path] = typer.Option(None, "--extend", metavar="VIDEO",
+                                          help="Add --seconds after VIDEO (before, with --backward); writes the whole video."),
+    backward: bool = typer.Option(False, "--backward", help="With --extend: add the new seconds before the video."),
+    loop: bool = typer.Option(False, "--loop", help="A clip whose last frame flows into its first."),
+    remix: Optional[Path] = typer.Option(None, "--remix", metavar="VIDEO",
+                                         help="Redo VIDEO under the prompt (SDEdit), as long as VIDEO."),
+    strength: Optional[float] = typer.Option(None, "--strength", help="With --remix: how much may change, in (0, 1] "
+                                             "(default 0.7)."),
+    blend: Optional[tuple[Path, Path]] = typer.Option(None, "--blend", metavar="A B",
+                                                      help="A transition from video A's last frame to video B's first."),
+    storyboard: Optional[Path] = typer.Option(None, "--storyboard", metavar="FILE",
+                                              help='YAML or JSON cards [{"prompt": ..., "seconds": ...}], one after another.'),
+    long: bool = typer.Option(False, "--long", help="Any whole number of --seconds up to 120, by chained extension."),
 ) -> None:
-    """Generate a video from a prompt and write it as H.264 MP4."""
-    from .pipeline import check_inputs, check_output_path, load_defaults
+    """Generate a video from a prompt (or an image, a video, two videos or a storyboard) and write it as H.264 MP4."""
+    from .pipeline import load_defaults
     try:
         d = load_defaults(weights)
-        check_inputs(d, prompt, d.default_seconds if seconds is None else seconds, size or d.size,
-                     d.default_fps if fps is None else fps, d.steps if steps is None else steps,
-                     d.guidance if guidance is None else guidance, sampler or d.sampler)
-        check_output_path(output)
+        job = check_generate(d, prompt, seconds, size, fps, steps, guidance, sampler, output, image, extend, backward,
+                             loop, remix, strength, blend, storyboard, long)
     except (ValueError, FileNotFoundError) as exc:
         fail(str(exc))
     from tqdm import tqdm
-    from .pipeline import VideoPipeline
+    from .pipeline import DEFAULT_STRENGTH, VideoPipeline
     pipe = VideoPipeline.from_pretrained(weights)
-    bar = tqdm(total=d.steps if steps is None else steps, desc="denoising", unit="step", file=sys.stderr)
-    video = pipe(prompt, seconds=seconds, size=size, fps=fps, steps=steps, guidance=guidance, seed=seed,
-                 sampler=sampler, callback=lambda i, n: bar.update(1))
+    bar = tqdm(desc=job["mode"] if job["mode"] != "text" else "denoising", unit="step", file=sys.stderr)
+
+    def progress(i: int, n: int) -> None:  # one bar for the whole job, every window of it
+        bar.total, bar.n = n, i
+        bar.refresh()
+
+    kw = dict(size=size, fps=fps, steps=steps, guidance=guidance, seed=seed, sampler=sampler, callback=progress)
+    mode = job["mode"]
+    try:
+        if mode in ("text", "image"):
+            video = pipe(prompt, seconds=seconds, image=job.get("image"), **kw)
+        elif mode == "extend":
+            video = pipe.extend(job["video"], prompt, seconds=seconds, backward=backward, **kw)
+        elif mode == "loop":
+            video = pipe.loop(prompt, seconds=seconds, **kw)
+        elif mode == "remix":
+            video = pipe.remix(job["video"], prompt, strength=DEFAULT_STRENGTH if strength is None else strength, **kw)
+        elif mode == "blend":
+            video = pipe.blend(job["video_a"], job["video_b"], prompt, seconds=seconds, **kw)
+        elif mode == "storyboard":
+            video = pipe.storyboard(job["cards"], **kw)
+        else:
+            video = pipe.long(prompt, seconds=d.default_seconds if seconds is None else seconds, **kw)
+    except ValueError as exc:  # the library's own checks, should any remain
+        bar.close()
+        fail(str(exc))
     bar.close()
     video.save(output)
     typer.echo(str(output))

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 import torch
 
-from .diffusion.flow import SAMPLERS, guided, timesteps
+from .diffusion.flow import SAMPLERS, guided, noisy, timesteps, with_known
 from .models.autoencoder import AutoencoderConfig, VideoAutoencoder, latent_frames
 from .models.dit import DiT, DiTConfig
 
@@ -89,10 +89,15 @@ def check_inputs(d: GenerationDefaults, prompt, seconds, size, fps, steps, guida
     """One rule set for CLI, HTTP and Python, with messages that name the field and what to fix."""
     if not isinstance(prompt, str) or not prompt.strip():
         raise ValueError("prompt must be a non-empty string describing the video")
-    if size not in d.sizes:
-        raise ValueError(f"size must be one of {', '.join(d.sizes)} (width x height); got {size!r}")
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds not in d.seconds:
         raise ValueError(f"seconds must be one of {', '.join(map(str, d.seconds))}; got {seconds!r}")
+    check_settings(d, size, fps, steps, guidance, sampler)
+
+
+def check_settings(d: GenerationDefaults, size, fps, steps, guidance, sampler) -> None:
+    """The rules every mode shares (all of check_inputs but prompt and the one-pass seconds)."""
+    if size not in d.sizes:
+        raise ValueError(f"size must be one of {', '.join(d.sizes)} (width x height); got {size!r}")
     if isinstance(fps, bool) or fps not in d.fps:
         raise ValueError(f"fps must be one of {', '.join(map(str, d.fps))}; got {fps!r}")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1 or steps > 200:
@@ -118,6 +123,165 @@ def check_output_path(path: str | Path) -> Path:
     if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise ValueError(f"output {str(path)!r} is not writable; choose a path you can write to")
     return path
+
+
+# ----------------------------------------------------------------------------
+# Inputs of the generation modes: images, videos, strengths, storyboard cards.
+# Same rule as above: each message starts with the field it is about.
+
+MAX_SECONDS = 120  # longest chained video (long, extend, storyboard); memory stays flat, time is linear
+MIN_VIDEO_FRAMES = 2  # a video to extend or blend; one frame is an image (use image -> video)
+MAX_CHUNK = 32  # new frames per window at most: a window is then at most the 4 s clip the model knows
+# Reconstruction guidance on pinned frames (diffusion.flow.with_known). Without it the
+# model draws its own layout beside a pinned frame and the video jumps at the seam.
+GUIDE = 2.0
+DEFAULT_STRENGTH = 0.7  # remix: enough noise to change colour, little enough to keep shape and motion
+
+
+def check_prompt(prompt, field: str = "prompt") -> None:
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise ValueError(f"{field} must be a non-empty string describing the video")
+
+
+def check_chain_seconds(seconds, field: str = "seconds", most: int = MAX_SECONDS) -> int:
+    """Whole seconds from 1 to `most`, for chained modes; returns them as an int."""
+    ok = isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and math.isfinite(seconds) \
+        and seconds == int(seconds) and 1 <= seconds <= most
+    if not ok:
+        raise ValueError(f"{field} must be a whole number of seconds from 1 to {most}; got {seconds!r}")
+    return int(seconds)
+
+
+def check_strength(strength) -> float:
+    if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0 < strength <= 1:
+        raise ValueError(f"strength must be in (0, 1], got {strength!r}")
+    return float(strength)
+
+
+def check_cards(cards) -> list[tuple[str, int]]:
+    """A storyboard: a non-empty list of {"prompt": str, "seconds": number} -> [(prompt, seconds)]."""
+    if not isinstance(cards, (list, tuple)) or not cards:
+        raise ValueError('cards must be a non-empty list of {"prompt": ..., "seconds": ...} cards; '
+                         f"got {cards!r:.80}")
+    out = []
+    for i, card in enumerate(cards):
+        if not isinstance(card, dict) or "prompt" not in card:
+            raise ValueError(f'cards[{i}] must be a {{"prompt": ..., "seconds": ...}} card; got {card!r:.80}')
+        unknown = set(card) - {"prompt", "seconds"}
+        if unknown:
+            raise ValueError(f"cards[{i}] has unknown keys {sorted(unknown)}; a card has prompt and seconds")
+        check_prompt(card["prompt"], f"cards[{i}].prompt")
+        out.append((card["prompt"], check_chain_seconds(card.get("seconds", 4), f"cards[{i}].seconds")))
+    total = sum(sec for _, sec in out)
+    if total > MAX_SECONDS:
+        raise ValueError(f"cards must add up to at most {MAX_SECONDS} seconds; got {total}")
+    return out
+
+
+def fit_frames(frames: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Scale (T, H, W, 3) frames to cover width x height, keeping their aspect ratio, and crop the centre."""
+    T, H, W, _ = frames.shape
+    if (W, H) == (width, height):
+        return frames
+    from PIL import Image
+    scale = max(width / W, height / H)
+    w, h = max(width, round(W * scale)), max(height, round(H * scale))
+    box = ((w - width) // 2, (h - height) // 2, (w - width) // 2 + width, (h - height) // 2 + height)
+    return np.stack([np.asarray(Image.fromarray(f).resize((w, h), Image.Resampling.LANCZOS).crop(box))
+                     for f in frames])
+
+
+def load_image(image) -> np.ndarray:
+    """A path, a PIL image or an (H, W, 3) uint8 array -> (H, W, 3) uint8 RGB."""
+    from PIL import Image, UnidentifiedImageError
+    if isinstance(image, (str, Path)):
+        path = Path(image)
+        if not path.is_file():
+            raise ValueError(f"image {str(path)!r} is not a file; give the path of a PNG or JPEG image")
+        try:
+            with Image.open(path) as im:
+                image = im.convert("RGB")
+        except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as exc:
+            raise ValueError(f"image {str(path)!r} is not a readable image ({exc})") from None
+    if isinstance(image, Image.Image):
+        image = np.asarray(image.convert("RGB"))
+    if not isinstance(image, np.ndarray):
+        raise ValueError("image must be a path to an image file, a PIL image or an (H, W, 3) uint8 array; "
+                         f"got {type(image).__name__}")
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3 or 0 in image.shape:
+        raise ValueError(f"image must be an (H, W, 3) uint8 array; got {image.dtype} {image.shape}")
+    return np.ascontiguousarray(image)
+
+
+def load_video(video, fps: int, field: str = "video") -> np.ndarray:
+    """A Video, a (T, H, W, 3) uint8 array (taken to be at `fps`) or a path to a video file ->
+    (T, H, W, 3) uint8 at `fps`. Other frame rates are resampled to `fps` by picking the nearest frames."""
+    from .media.video import read_video
+    source_fps = fps
+    if isinstance(video, Video):
+        video, source_fps = video.frames, video.fps
+    elif isinstance(video, (str, Path)):
+        path = Path(video)
+        if not path.is_file():
+            raise ValueError(f"{field} {str(path)!r} is not a file; give the path of a video (MP4, WebM, ...)")
+        try:
+            video, source_fps = read_video(path)
+        except ValueError as exc:
+            raise ValueError(f"{field} {str(path)!r} is not a readable video ({exc})") from None
+    if not isinstance(video, np.ndarray):
+        raise ValueError(f"{field} must be a Video, a (T, H, W, 3) uint8 array or a path to a video file; "
+                         f"got {type(video).__name__}")
+    if video.dtype != np.uint8 or video.ndim != 4 or video.shape[3] != 3 or 0 in video.shape:
+        raise ValueError(f"{field} must be a (T, H, W, 3) uint8 array; got {video.dtype} {video.shape}")
+    if source_fps and abs(source_fps - fps) > 0.01 * fps:
+        picks = np.round(np.arange(0, len(video) * fps / source_fps) * source_fps / fps).astype(int)
+        video = video[np.unique(picks.clip(0, len(video) - 1))]
+    return np.ascontiguousarray(video)
+
+
+def video_size(d: GenerationDefaults, frames: np.ndarray, size: str | None) -> str:
+    """The size a mode works at: the one asked for, else the video's own if native, else the default."""
+    if size is not None:
+        return size
+    own = f"{frames.shape[2]}x{frames.shape[1]}"
+    return own if own in d.sizes else d.size
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved, checked settings of one job (see VideoPipeline.settings)."""
+    size: str
+    fps: int
+    steps: int
+    guidance: float
+    sampler: str
+    shift: float
+
+    @property
+    def width(self) -> int:
+        return parse_size(self.size)[0]
+
+    @property
+    def height(self) -> int:
+        return parse_size(self.size)[1]
+
+
+class Field(NamedTuple):
+    """A prompt's velocity field: `guided` samples; `cond` (no guidance) steers pinned frames."""
+    guided: Callable
+    cond: Callable
+
+
+class _Progress:
+    """Counts denoising steps over a whole job (every window of it), for callback(i, n)."""
+
+    def __init__(self, callback: Callable[[int, int], None] | None, total: int):
+        self.callback, self.total, self.done = callback, total, 0
+
+    def __call__(self, i, n, x) -> None:  # a sampler's per-step callback
+        self.done += 1
+        if self.callback is not None:
+            self.callback(self.done, self.total)
 
 
 class VideoPipeline:
@@ -183,29 +347,9 @@ class VideoPipeline:
         states, mask = self.text_encoder([prompt])
         return (states, mask), self._null_text
 
-    @torch.no_grad()
-    def __call__(self, prompt: str, seconds: int | None = None, size: str | None = None, fps: int | None = None,
-                 steps: int | None = None, guidance: float | None = None, seed: int = 0,
-                 sampler: str | None = None, callback: Callable[[int, int], None] | None = None) -> Video:
-        d = self.defaults
-        seconds = d.default_seconds if seconds is None else seconds
-        size = d.size if size is None else size
-        fps = d.default_fps if fps is None else fps
-        steps = d.steps if steps is None else steps
-        guidance = d.guidance if guidance is None else guidance
-        sampler = d.sampler if sampler is None else sampler
-        # 1. Check inputs
-        self.check_inputs(prompt, seconds, size, fps, steps, guidance, sampler)
-        width, height = parse_size(size)
-        frames = int(round(seconds * fps))
-        # 2. Encode the prompt (and the empty prompt, for guidance)
+    def velocity(self, prompt: str, guidance: float) -> "Field":
+        """The velocity field for one prompt: with classifier-free guidance, and without."""
         (text, mask), (null, null_mask) = self.encode_prompt(prompt)
-        # 3. Prepare the initial noise, from the seed alone
-        ae = self.autoencoder.cfg
-        shape = (1, latent_frames(frames, ae.time_factor), ae.latent_channels,
-                 height // ae.space_factor, width // ae.space_factor)
-        x = torch.randn(shape, generator=torch.Generator().manual_seed(int(seed)))
-        # 4. The velocity field, with classifier-free guidance
         dit = self.transformer
 
         def cond(z, t):
@@ -214,13 +358,291 @@ class VideoPipeline:
         def uncond(z, t):
             return dit(z, torch.full((1,), t), null, null_mask)
 
-        velocity = guided(cond, uncond, guidance)
-        # 5. Denoising loop
-        step_cb = (lambda i, n, _x: callback(i + 1, n)) if callback else None
-        z = SAMPLERS[sampler](velocity, x, timesteps(steps, d.shift), callback=step_cb)
-        # 6. Decode to pixels
-        y = self.autoencoder.decode(z, frames=frames)[0]  # (T, 3, H, W)
-        video = to_frames(y)
-        params = {"model": self.name, "seconds": seconds, "size": size, "fps": fps, "steps": steps,
-                  "guidance": guidance, "seed": int(seed), "sampler": sampler}
-        return Video(video, fps, prompt, params)
+        return Field(guided(cond, uncond, guidance), cond)
+
+    def settings(self, size=None, fps=None, steps=None, guidance=None, sampler=None) -> "Settings":
+        """Fill in the model's defaults and check them (the rules every mode shares)."""
+        d = self.defaults
+        size = d.size if size is None else size
+        fps = d.default_fps if fps is None else fps
+        steps = d.steps if steps is None else steps
+        guidance = d.guidance if guidance is None else guidance
+        sampler = d.sampler if sampler is None else sampler
+        check_settings(d, size, fps, steps, guidance, sampler)
+        return Settings(size, fps, steps, guidance, sampler, d.shift)
+
+    @torch.no_grad()
+    def __call__(self, prompt: str, seconds: int | None = None, size: str | None = None, fps: int | None = None,
+                 steps: int | None = None, guidance: float | None = None, seed: int = 0,
+                 sampler: str | None = None, callback: Callable[[int, int], None] | None = None,
+                 image=None) -> Video:
+        """Text -> video in one pass; with `image` (a path, PIL image or (H, W, 3) uint8 array),
+        image -> video: the image, scaled to cover `size` and centre-cropped, is frame 0."""
+        d = self.defaults
+        seconds = d.default_seconds if seconds is None else seconds
+        # 1. Check inputs
+        o = self.settings(size, fps, steps, guidance, sampler)
+        self.check_inputs(prompt, seconds, o.size, o.fps, o.steps, o.guidance, o.sampler)
+        first = None if image is None else fit_frames(load_image(image)[None], o.width, o.height)
+        frames = int(round(seconds * o.fps))
+        # 2. The velocity field of the prompt (and the empty prompt, for guidance)
+        velocity = self.velocity(prompt, o.guidance)
+        # 3. Known latents: the image is latent frame 0 (the causal autoencoder encodes frame 0 alone)
+        pinned = {} if first is None else {0: self.encode_head(first)}
+        # 4. Denoise from noise drawn from the seed alone
+        gen = torch.Generator().manual_seed(int(seed))
+        z = self.sample_window(velocity, latent_frames(frames, self.autoencoder.cfg.time_factor), o, gen,
+                               _Progress(callback, o.steps), pinned)
+        # 5. Decode to pixels
+        video = self.decode(z)[:frames]
+        params = {"model": self.name, "seconds": seconds, "size": o.size, "fps": o.fps, "steps": o.steps,
+                  "guidance": o.guidance, "seed": int(seed), "sampler": o.sampler}
+        if first is not None:
+            params["mode"] = "image"
+        return Video(video, o.fps, prompt, params)
+
+    # ------------------------------------------------------------------
+    # The one sampler every mode uses: a window of latent frames, some pinned
+    #
+    # A window of n latent frames decodes to 1 + 4(n - 1) frames. Latent 0 is
+    # frame 0 alone; latent p >= 1 is the group of frames 4p-3 .. 4p. Groups are
+    # encoded independently (autoencoder.py), and one frame alone encodes exactly
+    # as a group of 4 copies of it. So one frame can be pinned at any position:
+    # at 0 it is that frame, elsewhere a group holding still on it. Pinned latents
+    # stay on their noising line and the model draws the rest around them, with
+    # reconstruction guidance toward them (diffusion.flow.with_known): a
+    # training-free way to condition a model trained on text -> video only.
+    #
+    # Why single frames, not runs of them: the model never saw a motion change
+    # inside a clip, so pinning frames that show one motion fights a prompt asking
+    # for another. A single frame pins position, shape and colour, and leaves the
+    # motion to the prompt.
+
+    def encode_head(self, frames: np.ndarray) -> torch.Tensor:
+        """(T, H, W, 3) uint8, frame 0 first -> latents (1, 1 + ceil((T-1)/4), C, h, w)."""
+        x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+        return self.autoencoder.encode(x[None])  # (1, n, C, h, w)
+
+    def encode_frame(self, frame: np.ndarray) -> torch.Tensor:
+        """One (H, W, 3) uint8 frame -> its latent (1, 1, C, h, w), for any window position."""
+        return self.encode_head(frame[None])
+
+    def decode(self, z: torch.Tensor) -> np.ndarray:
+        return to_frames(self.autoencoder.decode(z)[0])  # (1 + 4(n-1), H, W, 3) uint8
+
+    def sample_window(self, velocity: "Field", n: int, o: "Settings", gen: torch.Generator, progress: _Progress,
+                      pinned: dict[int, torch.Tensor] | None = None, init: torch.Tensor | None = None,
+                      strength: float = 1.0, steps: int | None = None) -> torch.Tensor:
+        """Sample n latent frames. pinned: {position: latent (1, 1, C, h, w)} held there;
+        init: latents (1, n, C, h, w) to start from, noised to t = strength (SDEdit)."""
+        ae = self.autoencoder.cfg
+        shape = (1, n, ae.latent_channels, o.height // ae.space_factor, o.width // ae.space_factor)
+        noise = torch.randn(shape, generator=gen)
+        x = noise if init is None else noisy(init, noise, torch.tensor([strength]))
+        model = velocity.guided
+        if pinned:
+            known, mask = torch.zeros(shape), torch.zeros(1, n, 1, 1, 1, dtype=torch.bool)
+            for p, z in pinned.items():
+                known[:, p], mask[:, p] = z[:, 0], True
+            x = torch.where(mask, noisy(known, noise, torch.tensor([strength])), x)
+            model = with_known(model, known, noise, mask, guide=GUIDE, guide_model=velocity.cond)
+        ts = timesteps(o.steps if steps is None else steps, o.shift, start=strength)
+        return SAMPLERS[o.sampler](model, x, ts, callback=progress)
+
+    # ------------------------------------------------------------------
+    # Chains of windows: extension forward and backward
+
+    @staticmethod
+    def chunks(frames: int) -> list[int]:
+        """Split a run of new frames into chunks of at most MAX_CHUNK, whole groups, as even as possible."""
+        count = math.ceil(frames / MAX_CHUNK)
+        size = 4 * math.ceil(frames / count / 4)
+        return [size] * (count - 1) + [frames - size * (count - 1)]
+
+    def forward(self, last: np.ndarray | None, segments: list[tuple[str, int]], o: "Settings",
+                gen: torch.Generator, progress: _Progress):
+        """Yield new frames after the frame `last` (None: start from nothing), chunk by chunk:
+        `frames` frames following each (prompt, frames) segment. A window per chunk, its
+        frame 0 pinned to the latest frame. Only that frame is kept, so memory stays flat."""
+        for prompt, frames in segments:
+            velocity = self.velocity(prompt, o.guidance)
+            for chunk in self.chunks(frames):
+                if last is None:  # the very first chunk is plain text -> video
+                    new = self.decode(self.sample_window(velocity, latent_frames(chunk), o, gen, progress))[:chunk]
+                else:
+                    z = self.sample_window(velocity, 1 + math.ceil(chunk / 4), o, gen, progress,
+                                           {0: self.encode_frame(last)})
+                    new = self.decode(z)[1:1 + chunk]
+                last = new[-1]
+                yield new
+
+    def backward(self, first: np.ndarray, prompt: str, frames: int, o: "Settings", gen: torch.Generator,
+                 progress: _Progress) -> np.ndarray:
+        """`frames` new frames leading into the frame `first`, built back to front. Each window
+        holds still on the earliest frame so far in its last group, and its frames before
+        that group are the new ones."""
+        velocity = self.velocity(prompt, o.guidance)
+        out = []
+        for chunk in self.chunks(frames):
+            n = math.ceil((chunk + 7) / 4)  # new frames: window frames 0 .. 4(n-1) - 4
+            z = self.sample_window(velocity, n, o, gen, progress, {n - 1: self.encode_frame(first)})
+            new = self.decode(z)[:4 * (n - 1) - 3][-chunk:]
+            out.insert(0, new)
+            first = new[0]
+        return np.concatenate(out)
+
+    def _video_input(self, video, field: str, o: "Settings", size) -> tuple[np.ndarray, "Settings"]:
+        """Load a video argument at the job's fps, and settle the job's size from it."""
+        frames = load_video(video, o.fps, field)
+        if size is None:
+            o = replace(o, size=video_size(self.defaults, frames, None))
+        if len(frames) < MIN_VIDEO_FRAMES:
+            raise ValueError(f"{field} must have at least {MIN_VIDEO_FRAMES} frames (for a single image, use "
+                             f"image -> video); got {len(frames)}")
+        return fit_frames(frames, o.width, o.height), o
+
+    def _params(self, mode: str, o: "Settings", seed: int, **extra) -> dict:
+        return {"model": self.name, "mode": mode, "size": o.size, "fps": o.fps, "steps": o.steps,
+                "guidance": o.guidance, "seed": int(seed), "sampler": o.sampler, **extra}
+
+    def _check_one_pass_seconds(self, seconds) -> int | float:
+        seconds = self.defaults.default_seconds if seconds is None else seconds
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds not in self.defaults.seconds:
+            raise ValueError(f"seconds must be one of {', '.join(map(str, self.defaults.seconds))}; got {seconds!r}")
+        return seconds
+
+    # ------------------------------------------------------------------
+    # The modes (issue 3). Each checks its inputs first, then runs windows of the one sampler.
+
+    @torch.no_grad()
+    def extend(self, video, prompt: str, seconds: int | None = None, backward: bool = False,
+               size: str | None = None, fps: int | None = None, steps: int | None = None,
+               guidance: float | None = None, seed: int = 0, sampler: str | None = None,
+               callback: Callable[[int, int], None] | None = None) -> Video:
+        """Add `seconds` of video after (or, with backward=True, before) `video`, following `prompt`.
+        Returns the whole video: the source's frames untouched, plus the new ones."""
+        # 1. Check inputs
+        check_prompt(prompt)
+        seconds = check_chain_seconds(self.defaults.default_seconds if seconds is None else seconds)
+        o = self.settings(size, fps, steps, guidance, sampler)
+        source, o = self._video_input(video, "video", o, size)
+        frames = seconds * o.fps
+        gen = torch.Generator().manual_seed(int(seed))
+        progress = _Progress(callback, o.steps * len(self.chunks(frames)))
+        # 2. Windows of new frames, each pinned to the frame next to it
+        if backward:
+            out = np.concatenate([self.backward(source[0], prompt, frames, o, gen, progress), source])
+        else:
+            out = np.concatenate([source, *self.forward(source[-1], [(prompt, frames)], o, gen, progress)])
+        return Video(out, o.fps, prompt, self._params("extend", o, seed, seconds=seconds, backward=bool(backward),
+                                                    source_frames=len(source)))
+
+    @torch.no_grad()
+    def loop(self, prompt: str, seconds: int | None = None, size: str | None = None, fps: int | None = None,
+             steps: int | None = None, guidance: float | None = None, seed: int = 0,
+             sampler: str | None = None, callback: Callable[[int, int], None] | None = None) -> Video:
+        """A clip whose last frame flows into its first. The first half is text -> video; the
+        second is a window from the first half's end that holds still on its first frame in
+        its last group, and so carries the video back to where it began."""
+        # 1. Check inputs
+        check_prompt(prompt)
+        seconds = self._check_one_pass_seconds(seconds)
+        o = self.settings(size, fps, steps, guidance, sampler)
+        half = 4 * math.ceil(seconds * o.fps / 8)  # frames in each half, whole groups
+        velocity = self.velocity(prompt, o.guidance)
+        gen = torch.Generator().manual_seed(int(seed))
+        progress = _Progress(callback, 2 * o.steps)
+        # 2. The first half: frames 0 .. half - 1 of a 1 + half frame clip
+        first = self.decode(self.sample_window(velocity, 1 + half // 4, o, gen, progress))[:1 + half]
+        # 3. The way back: from first[half - 1] (window frame 0) to just before first[0] (held in the last group)
+        n = 2 + half // 4  # window frames 1 .. half are the second half
+        pinned = {0: self.encode_frame(first[half - 1]), n - 1: self.encode_frame(first[0])}
+        back = self.decode(self.sample_window(velocity, n, o, gen, progress, pinned))[1:1 + half]
+        out = np.concatenate([first[:half], back])
+        return Video(out, o.fps, prompt, self._params("loop", o, seed, seconds=seconds))
+
+    @torch.no_grad()
+    def remix(self, video, prompt: str, strength: float = DEFAULT_STRENGTH, size: str | None = None,
+              fps: int | None = None, steps: int | None = None, guidance: float | None = None, seed: int = 0,
+              sampler: str | None = None, callback: Callable[[int, int], None] | None = None) -> Video:
+        """SDEdit (Meng et al. 2022): noise the video's latents to t = strength and denoise them
+        under `prompt`. Low strength keeps more of the source, 1 keeps only its length. Runs
+        round(steps * strength) steps per window; a long video goes in chained windows."""
+        # 1. Check inputs
+        check_prompt(prompt)
+        strength = check_strength(strength)
+        o = self.settings(size, fps, steps, guidance, sampler)
+        source, o = self._video_input(video, "video", o, size)
+        n_steps = max(1, round(o.steps * strength))
+        velocity = self.velocity(prompt, o.guidance)
+        gen = torch.Generator().manual_seed(int(seed))
+        head = min(len(source), 1 + MAX_CHUNK)
+        rest = self.chunks(len(source) - head) if len(source) > head else []
+        progress = _Progress(callback, n_steps * (1 + len(rest)))
+        # 2. The first window: the source's first (up to) 1 + MAX_CHUNK frames
+        init = self.encode_head(source[:head])
+        out = [self.decode(self.sample_window(velocity, init.shape[1], o, gen, progress, init=init,
+                                              strength=strength, steps=n_steps))[:head]]
+        # 3. Later windows start from the source's frames, frame 0 pinned to the last remixed one
+        done = head
+        for chunk in rest:
+            init = self.encode_head(source[done - 1:done + chunk])
+            z = self.sample_window(velocity, init.shape[1], o, gen, progress, {0: self.encode_frame(out[-1][-1])},
+                                   init=init, strength=strength, steps=n_steps)
+            out.append(self.decode(z)[1:1 + chunk])
+            done += chunk
+        return Video(np.concatenate(out), o.fps, prompt, self._params("remix", o, seed, strength=strength))
+
+    @torch.no_grad()
+    def blend(self, video_a, video_b, prompt: str, seconds: int | None = None, size: str | None = None,
+              fps: int | None = None, steps: int | None = None, guidance: float | None = None, seed: int = 0,
+              sampler: str | None = None, callback: Callable[[int, int], None] | None = None) -> Video:
+        """The transition from video A's last frame to video B's first: one window from A's last
+        frame that holds still on B's first in its last group. Its first and last frames are
+        those two frames themselves; it has 4k + 2 frames, the fewest that are at least
+        seconds * fps."""
+        # 1. Check inputs
+        check_prompt(prompt)
+        seconds = self._check_one_pass_seconds(seconds)
+        o = self.settings(size, fps, steps, guidance, sampler)
+        a, o = self._video_input(video_a, "video_a", o, size)
+        b, o = self._video_input(video_b, "video_b", o, o.size)
+        # 2. One window: A's last frame at 0, B's first held in the last group (frames 4n-7 .. 4n-4)
+        n = math.ceil((seconds * o.fps + 6) / 4)  # the transition is window frames 0 .. 4n - 7
+        pinned = {0: self.encode_frame(a[-1]), n - 1: self.encode_frame(b[0])}
+        z = self.sample_window(self.velocity(prompt, o.guidance), n, o, torch.Generator().manual_seed(int(seed)),
+                               _Progress(callback, o.steps), pinned)
+        between = self.decode(z)[1:4 * n - 7]
+        out = np.concatenate([a[-1:], between, b[:1]])
+        return Video(out, o.fps, prompt, self._params("blend", o, seed, seconds=seconds))
+
+    @torch.no_grad()
+    def storyboard(self, cards, size: str | None = None, fps: int | None = None, steps: int | None = None,
+                   guidance: float | None = None, seed: int = 0, sampler: str | None = None,
+                   callback: Callable[[int, int], None] | None = None) -> Video:
+        """Cards [{"prompt": str, "seconds": whole number}, ...] -> one continuous video: each
+        card's seconds follow its prompt, every window starting from the frame before it."""
+        # 1. Check inputs
+        segments = check_cards(cards)
+        o = self.settings(size, fps, steps, guidance, sampler)
+        segments = [(prompt, sec * o.fps) for prompt, sec in segments]
+        # 2. The chain
+        progress = _Progress(callback, o.steps * sum(len(self.chunks(f)) for _, f in segments))
+        gen = torch.Generator().manual_seed(int(seed))
+        out = np.concatenate(list(self.forward(None, segments, o, gen, progress)))
+        params = self._params("storyboard", o, seed, cards=[{"prompt": p, "seconds": f // o.fps} for p, f in segments])
+        return Video(out, o.fps, segments[0][0], params)
+
+    @torch.no_grad()
+    def long(self, prompt: str, seconds: int, size: str | None = None, fps: int | None = None,
+             steps: int | None = None, guidance: float | None = None, seed: int = 0,
+             sampler: str | None = None, callback: Callable[[int, int], None] | None = None) -> Video:
+        """Any whole number of seconds up to MAX_SECONDS: text -> video, then chained extension
+        with the same prompt (memory flat in length, time linear)."""
+        check_prompt(prompt)
+        seconds = check_chain_seconds(seconds)
+        video = self.storyboard([{"prompt": prompt, "seconds": seconds}], size, fps, steps, guidance, seed,
+                                sampler, callback)
+        video.params.update(mode="long", seconds=seconds)
+        del video.params["cards"]
+        return video

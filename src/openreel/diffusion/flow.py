@@ -22,12 +22,16 @@ Velocity = Callable[[torch.Tensor, float], torch.Tensor]
 # ----------------------------------------------------------------------------
 # Schedules
 
-def timesteps(steps: int, shift: float = 1.0) -> torch.Tensor:
-    """steps + 1 times from 1 to 0. shift > 1 spends more steps at high noise (SD3's
-    resolution shift): t' = shift * t / (1 + (shift - 1) * t)."""
+def timesteps(steps: int, shift: float = 1.0, start: float = 1.0) -> torch.Tensor:
+    """steps + 1 times from `start` to 0. shift > 1 spends more steps at high noise (SD3's
+    resolution shift): t' = shift * t / (1 + (shift - 1) * t). start < 1 begins part-way,
+    from a partly noised input (SDEdit); the spacing is the same shifted one, cut at `start`."""
     if steps < 1:
         raise ValueError(f"steps must be a positive integer; got {steps}")
-    t = torch.linspace(1.0, 0.0, steps + 1, dtype=torch.float64)
+    if not 0 < start <= 1:
+        raise ValueError(f"start must be in (0, 1]; got {start}")
+    u0 = start / (shift - (shift - 1) * start)  # the unshifted time that shifts to `start`
+    t = torch.linspace(u0, 0.0, steps + 1, dtype=torch.float64)
     return (shift * t / (1 + (shift - 1) * t)).float()
 
 
@@ -57,6 +61,38 @@ def guided(model_cond: Velocity, model_uncond: Velocity, scale: float) -> Veloci
     def v(x, t):
         vu = model_uncond(x, t)
         return vu + scale * (model_cond(x, t) - vu)
+    return v
+
+
+def with_known(model: Velocity, known: torch.Tensor, noise: torch.Tensor, mask: torch.Tensor,
+               guide: float = 0.0, guide_model: Velocity | None = None) -> Velocity:
+    """Condition a model that was never trained to be conditioned on known latent frames.
+
+    Replacement (SDEdit, Meng et al. 2022; RePaint, Lugmayr et al. 2022): where `mask` is
+    True the velocity is the straight line's own, noise - known, so a known frame started
+    at its noise stays on x_t = (1 - t) known + t noise under every sampler and ends at
+    `known`; the model draws the other frames, seeing the known ones noised to the same t.
+
+    Replacement alone lets the model draw the free frames as if the known ones weren't
+    there. guide > 0 adds reconstruction guidance (Ho et al. 2022, "Video Diffusion
+    Models", eq. 7): the free frames move along the gradient that brings the clean estimate
+    x - t v of the known frames closer to them. The estimate comes from `guide_model` (say,
+    the unguided conditional model, whose estimate isn't stretched by classifier-free
+    guidance), else `model`. It costs a forward and a backward pass of it.
+    known, noise: like x; mask: bool, broadcastable to x.
+    """
+    line = noise - known
+    estimator = guide_model or model
+
+    def v(x, t):
+        out = model(x, t)
+        if guide > 0 and t > 0:
+            with torch.enable_grad():
+                xg = x.detach().requires_grad_(True)
+                err = ((xg - t * estimator(xg, t) - known) ** 2 * mask).sum()  # x - t v estimates x0
+                grad, = torch.autograd.grad(err, xg)
+            out = out + guide * grad / t  # moving the x0 estimate by -guide * grad moves v by +guide * grad / t
+        return torch.where(mask, line, out)
     return v
 
 

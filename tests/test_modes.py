@@ -1,0 +1,266 @@
+"""Generation modes (issue 3): image -> video, extend, loop, remix, blend, storyboard, long.
+
+Two levels: the Python API on tiny seeded components (shapes, stitching, the
+whole-job progress, input checks), and every mode end to end through the
+`openreel generate` command on the shipped weights, on short clips.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from openreel.media.video import read_video, write_mp4
+from openreel.models.autoencoder import AutoencoderConfig, VideoAutoencoder
+from openreel.models.dit import DiT, DiT_XS
+from openreel.pipeline import GenerationDefaults, Video, VideoPipeline
+from openreel.world.scene import Scene, render
+
+OPENREEL = str(Path(sys.executable).parent / "openreel")
+
+
+class TinyTextEncoder:
+    """Characters -> fixed random vectors (as in test_pipeline.py)."""
+
+    def __init__(self):
+        self.table = torch.randn(256, 384, generator=torch.Generator().manual_seed(0))
+
+    def __call__(self, prompts):
+        L = 16
+        states, mask = torch.zeros(len(prompts), L, 384), torch.zeros(len(prompts), L, dtype=torch.bool)
+        for i, p in enumerate(prompts):
+            codes = [min(ord(c), 255) for c in p[:L]] or [0]
+            states[i, : len(codes)] = self.table[codes]
+            mask[i, : len(codes)] = True
+        return states, mask
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    torch.manual_seed(0)
+    ae = VideoAutoencoder(AutoencoderConfig(channels=(8, 8, 16), group_channels=16, latent_channels=4))
+    dit = DiT(DiT_XS(latent_channels=4))
+    for p in dit.parameters():
+        if p.abs().sum() == 0:
+            torch.nn.init.normal_(p, std=0.05)
+    return VideoPipeline(TinyTextEncoder(), ae, dit, GenerationDefaults(steps=2))
+
+
+def clip(motion="right", frames=16, width=64, height=64, color="red"):
+    scene = Scene("circle", color, "black", motion, (0.3, 0.5), (0.7, 0.5) if motion == "right" else (0.3, 0.5),
+                  0.3, 0.3)
+    return render(scene, width, height, frames)
+
+
+def psnr(a, b):
+    mse = np.mean((a.astype(float) - b.astype(float)) ** 2)
+    return 10 * np.log10(255 ** 2 / max(mse, 1e-10))
+
+
+# ----------------------------------------------------------------------------
+# Python API, tiny components
+
+def test_image_to_video_pins_frame_0_and_crops_to_size(pipe):
+    wide = np.zeros((90, 160, 3), np.uint8)  # 16:9, scaled to cover 64x64 and centre-cropped
+    video = pipe("a ball", seconds=1, image=wide, seed=1)
+    assert video.frames.shape == (8, 64, 64, 3) and video.params["mode"] == "image"
+    assert not np.array_equal(video.frames, pipe("a ball", seconds=1, seed=1).frames)
+    pil = pipe("a ball", seconds=1, image=Image.fromarray(wide), seed=1)
+    assert np.array_equal(pil.frames, video.frames)
+
+
+def test_extend_keeps_the_source_and_adds_seconds(pipe):
+    source = clip()
+    fwd = pipe.extend(source, "a ball", seconds=1, seed=2)
+    assert fwd.frames.shape == (24, 64, 64, 3) and np.array_equal(fwd.frames[:16], source)
+    back = pipe.extend(Video(source, 8), "a ball", seconds=2, backward=True, seed=2)
+    assert back.frames.shape == (32, 64, 64, 3) and np.array_equal(back.frames[16:], source)
+
+
+def test_extend_reads_other_frame_rates_and_sizes(pipe):
+    fast = clip(frames=32, width=128, height=72)  # 4 s at 8 fps, given as 2 s at 16 fps, 16:9
+    video = pipe.extend(Video(fast, 16), "a ball", seconds=1, size="112x64")
+    assert video.frames.shape == (16 + 8, 64, 112, 3)
+
+
+def test_loop_blend_remix_storyboard_long_lengths(pipe):
+    assert pipe.loop("a ball", seconds=2).frames.shape[0] == 16
+    a, b = clip(), clip("static", color="blue")
+    t = pipe.blend(a, b, "a ball", seconds=2).frames
+    assert t.shape[0] == 18 and np.array_equal(t[0], a[-1]) and np.array_equal(t[-1], b[0])
+    assert pipe.remix(a, "a blue ball", strength=0.5).frames.shape == a.shape
+    assert pipe.remix(clip(frames=50), "a blue ball", strength=0.3).frames.shape[0] == 50  # chained windows
+    board = pipe.storyboard([{"prompt": "a", "seconds": 1}, {"prompt": "b", "seconds": 2}])
+    assert board.frames.shape[0] == 24 and board.params["cards"][1] == {"prompt": "b", "seconds": 2}
+    assert pipe.long("a ball", seconds=9).frames.shape[0] == 72
+
+
+def test_progress_spans_the_whole_job(pipe):
+    seen = []
+    pipe.long("a ball", seconds=9, callback=lambda i, n: seen.append((i, n)))  # 72 frames: 3 windows x 2 steps
+    assert seen == [(i, 6) for i in range(1, 7)]
+    seen.clear()
+    pipe.remix(clip(), "x", strength=0.5, callback=lambda i, n: seen.append((i, n)))  # round(2 * 0.5) steps
+    assert seen == [(1, 1)]
+
+
+def test_same_seed_same_video(pipe):
+    a = pipe.storyboard([{"prompt": "a", "seconds": 1}, {"prompt": "b", "seconds": 1}], seed=4).frames
+    b = pipe.storyboard([{"prompt": "a", "seconds": 1}, {"prompt": "b", "seconds": 1}], seed=4).frames
+    assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("call,field", [
+    (lambda p: p("x", image=3), "image"),
+    (lambda p: p("x", image=np.zeros((8, 8), np.uint8)), "image"),
+    (lambda p: p("x", image=np.zeros((8, 8, 3), np.float32)), "image"),
+    (lambda p: p("x", image="/no/such.png"), "image"),
+    (lambda p: p.extend(clip()[:1], "x"), "video"),
+    (lambda p: p.extend([1, 2], "x"), "video"),
+    (lambda p: p.extend(clip(), "x", seconds=0), "seconds"),
+    (lambda p: p.extend(clip(), "x", seconds=500), "seconds"),
+    (lambda p: p.extend(clip(), ""), "prompt"),
+    (lambda p: p.remix(clip(), "x", strength=1.5), "strength"),
+    (lambda p: p.remix(clip(), "x", strength=0), "strength"),
+    (lambda p: p.blend(clip(), clip()[:1], "x"), "video_b"),
+    (lambda p: p.blend(clip(), clip(), "x", seconds=7), "seconds"),
+    (lambda p: p.loop("x", seconds=9), "seconds"),
+    (lambda p: p.storyboard([]), "cards"),
+    (lambda p: p.storyboard([{"prompt": "", "seconds": 1}]), "cards[0].prompt"),
+    (lambda p: p.storyboard([{"prompt": "a", "seconds": 1.5}]), "cards[0].seconds"),
+    (lambda p: p.long("x", seconds=1000), "seconds"),
+    (lambda p: p.long("x", seconds=10, size="100x100"), "size"),
+])
+def test_bad_input_names_the_field(pipe, call, field):
+    with pytest.raises(ValueError) as err:
+        call(pipe)
+    assert str(err.value).startswith(field), str(err.value)
+
+
+def test_strength_message():
+    from openreel.pipeline import check_strength
+    with pytest.raises(ValueError, match=r"^strength must be in \(0, 1\], got 1.5$"):
+        check_strength(1.5)
+
+
+# ----------------------------------------------------------------------------
+# End to end through the CLI, shipped weights, short clips
+
+def run(*args, timeout=600):
+    return subprocess.run([OPENREEL, *map(str, args)], capture_output=True, text=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL)
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory):
+    d = tmp_path_factory.mktemp("media")
+    write_mp4(d / "right.mp4", clip("right"), 8)
+    write_mp4(d / "still.mp4", clip("static", color="blue"), 8)
+    Image.fromarray(clip("right")[0]).save(d / "frame.png")
+    return d
+
+
+def generated(out: Path, r) -> np.ndarray:
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip().endswith(out.name)
+    frames, fps = read_video(out)
+    assert fps == 8
+    return frames
+
+
+def test_cli_image(tmp_path, media):
+    out = tmp_path / "img.mp4"
+    frames = generated(out, run("generate", "a red ball moving right on a black background", "--image",
+                                media / "frame.png", "--seconds", 1, "--steps", 4, "-o", out))
+    assert frames.shape == (8, 64, 64, 3)
+    assert psnr(frames[0], np.asarray(Image.open(media / "frame.png"))) >= 22
+
+
+@pytest.mark.parametrize("backward", [False, True])
+def test_cli_extend(tmp_path, media, backward):
+    out = tmp_path / "ext.mp4"
+    flags = ["--backward"] if backward else []
+    frames = generated(out, run("generate", "a red ball staying still on a black background", "--extend",
+                                media / "right.mp4", *flags, "--seconds", 1, "--steps", 2, "-o", out))
+    source = read_video(media / "right.mp4")[0]
+    assert frames.shape == (24, 64, 64, 3)
+    kept = frames[8:] if backward else frames[:16]
+    assert psnr(kept, source) > 35  # the source itself, through one more encode
+
+
+def test_cli_loop(tmp_path):
+    out = tmp_path / "loop.mp4"
+    r = run("generate", "a red ball moving right on a black background", "--loop", "--seconds", 1, "--steps", 2,
+            "-o", out)
+    assert generated(out, r).shape == (8, 64, 64, 3)
+
+
+def test_cli_remix(tmp_path, media):
+    out = tmp_path / "remix.mp4"
+    r = run("generate", "a blue ball moving right on a black background", "--remix", media / "right.mp4",
+            "--strength", 0.6, "--steps", 4, "-o", out)
+    assert generated(out, r).shape == (16, 64, 64, 3)
+
+
+def test_cli_blend(tmp_path, media):
+    out = tmp_path / "blend.mp4"
+    r = run("generate", "a ball moving right on a black background", "--blend", media / "right.mp4",
+            media / "still.mp4", "--seconds", 1, "--steps", 2, "-o", out)
+    frames = generated(out, r)
+    assert frames.shape == (10, 64, 64, 3)
+    assert psnr(frames[0], read_video(media / "right.mp4")[0][-1]) >= 25
+    assert psnr(frames[-1], read_video(media / "still.mp4")[0][0]) >= 25
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".json"])
+def test_cli_storyboard(tmp_path, suffix):
+    cards = [{"prompt": "a red ball moving right on a black background", "seconds": 1},
+             {"prompt": "a red ball moving left on a black background", "seconds": 2}]
+    board = tmp_path / f"cards{suffix}"
+    board.write_text(json.dumps(cards) if suffix == ".json" else
+                     "".join(f"- prompt: {c['prompt']}\n  seconds: {c['seconds']}\n" for c in cards))
+    out = tmp_path / "board.mp4"
+    assert generated(out, run("generate", "--storyboard", board, "--steps", 2, "-o", out)).shape == (24, 64, 64, 3)
+
+
+def test_cli_long_has_one_bar_for_the_whole_job(tmp_path):
+    out = tmp_path / "long.mp4"
+    r = run("generate", "a red ball moving right on a black background", "--long", "--seconds", 9, "--steps", 2,
+            "-o", out)
+    assert generated(out, r).shape == (72, 64, 64, 3)
+    assert "6/6" in r.stderr and "/2 " not in r.stderr  # 3 windows x 2 steps, counted as one job
+
+
+@pytest.mark.parametrize("args,field", [
+    (["a ball", "--image", "{tmp}/notes.png"], "image"),
+    (["a ball", "--image", "{tmp}/missing.png"], "image"),
+    (["a ball", "--extend", "{tmp}/corrupt.mp4"], "video"),
+    (["a ball", "--extend", "{tmp}/one_frame.mp4"], "video"),
+    (["a ball", "--extend", "{tmp}/one_frame.mp4", "--seconds", "0"], "seconds"),
+    (["a ball", "--remix", "{tmp}/one_frame.mp4", "--strength", "1.5"], "strength"),
+    (["a ball", "--remix", "{tmp}/one_frame.mp4", "--strength", "0"], "strength"),
+    (["--storyboard", "{tmp}/empty.yaml"], "storyboard"),
+    (["--storyboard", "{tmp}/broken.yaml"], "storyboard"),
+    (["--storyboard", "{tmp}/missing.yaml"], "storyboard"),
+    (["a ball", "--loop", "--long"], "mode"),
+    (["a ball", "--long", "--seconds", "500"], "seconds"),
+    (["a ball", "--backward"], "backward"),
+    (["--loop"], "prompt"),
+])
+def test_cli_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, args, field):
+    (tmp_path / "notes.png").write_text("not an image")
+    (tmp_path / "corrupt.mp4").write_bytes(b"\x00\x01 not a video" * 50)
+    write_mp4(tmp_path / "one_frame.mp4", clip()[:1], 8)
+    (tmp_path / "empty.yaml").write_text("[]\n")
+    (tmp_path / "broken.yaml").write_text("- prompt: [unclosed\n")
+    before = sorted(tmp_path.rglob("*"))
+    r = run("generate", *[a.replace("{tmp}", str(tmp_path)) for a in args], "-o", tmp_path / "out.mp4")
+    assert r.returncode == 2
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"error: {field}"), r.stderr
+    assert sorted(tmp_path.rglob("*")) == before
