@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -25,10 +26,14 @@ class Server:
     def __init__(self, data_dir: Path, workers: int = 1, env: dict | None = None, port: int | None = None):
         self.data_dir, self.workers = Path(data_dir), workers
         self.port = port or free_port()
+        self.admin_key = "ork_" + secrets.token_urlsafe(32)
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "OPENREEL_DATA_DIR": str(self.data_dir), "OPENREEL_LEASE_SECONDS": "4",
                     "OPENREEL_HEARTBEAT_SECONDS": "0.5", "OPENREEL_POLL_AFTER_MS": "100",
-                    "OPENREEL_POLL_IDLE_SECONDS": "0.1", "OMP_NUM_THREADS": "1", **(env or {})}
+                    "OPENREEL_POLL_IDLE_SECONDS": "0.1", "OMP_NUM_THREADS": "1",
+                    "OPENREEL_BOOTSTRAP_ADMIN_KEY": self.admin_key,
+                    # Tests poll 10 times a second; the leak tests set their own rules.
+                    "OPENREEL_LEAK_RULES": '{"rate_floor": 1000000}', **(env or {})}
         self.proc: subprocess.Popen | None = None
         self.log = self.data_dir / f"server-{self.port}.log"
 
@@ -84,6 +89,15 @@ class Server:
         for pid in self.proc and self.worker_pids() or []:
             os.kill(pid, signal.SIGKILL)
 
-    def client(self, **kw):
+    def client(self, api_key: str | None = None, **kw):
         import openai
-        return openai.OpenAI(base_url=self.url + "/v1", api_key="sk-anything", max_retries=0, **kw)
+        return openai.OpenAI(base_url=self.url + "/v1", api_key=api_key or self.admin_key, max_retries=0, **kw)
+
+    @property
+    def http(self) -> httpx.Client:
+        """Plain HTTP with the admin key."""
+        return self.as_key(self.admin_key)
+
+    def as_key(self, key: str | None, **kw) -> httpx.Client:
+        headers = {"authorization": f"Bearer {key}"} if key else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=60, **kw)

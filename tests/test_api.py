@@ -99,7 +99,7 @@ def test_retrieve_list_across_pages_and_delete(client, server):
     assert listed[:5] == ids[::-1]  # newest first
     asc = [v.id for v in client.videos.list(limit=3, order="asc")]
     assert [i for i in asc if i in ids] == ids
-    raw = httpx.get(server.url + "/v1/videos", params={"limit": 2}).json()
+    raw = server.http.get("/v1/videos", params={"limit": 2}).json()
     assert raw["object"] == "list" and raw["first_id"] == raw["data"][0]["id"] and raw["last_id"] == raw["data"][1]["id"]
 
     for vid in ids:
@@ -120,7 +120,7 @@ def test_delete_cancels_a_queued_job(client, server):
     client.videos.poll(busy.id)
     time.sleep(0.5)
     assert not (server.data_dir / "videos" / queued.id).exists()
-    rows = httpx.get(server.url + "/v1/videos", params={"limit": 100}).json()["data"]
+    rows = server.http.get("/v1/videos", params={"limit": 100}).json()["data"]
     assert queued.id not in [r["id"] for r in rows]
 
 
@@ -137,7 +137,7 @@ def test_input_reference_from_a_file_becomes_the_first_frame(client):
 
 def test_input_reference_as_a_data_url_in_json(server):
     url = "data:image/png;base64," + base64.b64encode(png_bytes()).decode()
-    r = httpx.post(server.url + "/v1/videos", json={"prompt": PROMPT, "size": "64x64", "seconds": 1,
+    r = server.http.post("/v1/videos", json={"prompt": PROMPT, "size": "64x64", "seconds": 1,
                                                      "input_reference": {"image_url": url}})
     assert r.status_code == 200 and r.json()["status"] == "queued"
 
@@ -182,25 +182,25 @@ def test_models_list(client):
 
 def test_poll_header_range_requests_and_idempotency(client, server):
     video = client.videos.create_and_poll(prompt=PROMPT, size="64x64", seconds="1")
-    r = httpx.get(f"{server.url}/v1/videos/{video.id}")
+    r = server.http.get(f"/v1/videos/{video.id}")
     assert r.headers["openai-poll-after-ms"] == "100"
-    url = f"{server.url}/v1/videos/{video.id}/content"
-    whole = httpx.get(url)
+    url = f"/v1/videos/{video.id}/content"
+    whole = server.http.get(url)
     assert whole.headers["content-type"] == "video/mp4"
-    part = httpx.get(url, headers={"Range": "bytes=10-109"})
+    part = server.http.get(url, headers={"Range": "bytes=10-109"})
     assert part.status_code == 206 and part.content == whole.content[10:110]
     assert part.headers["content-range"] == f"bytes 10-109/{len(whole.content)}"
 
     body = {"prompt": PROMPT, "size": "64x64", "seconds": "1"}
-    a = httpx.post(server.url + "/v1/videos", json=body, headers={"Idempotency-Key": "k-123"}).json()
-    b = httpx.post(server.url + "/v1/videos", json=body, headers={"Idempotency-Key": "k-123"}).json()
-    c = httpx.post(server.url + "/v1/videos", json=body).json()
+    a = server.http.post("/v1/videos", json=body, headers={"Idempotency-Key": "k-123"}).json()
+    b = server.http.post("/v1/videos", json=body, headers={"Idempotency-Key": "k-123"}).json()
+    c = server.http.post("/v1/videos", json=body).json()
     assert a["id"] == b["id"] != c["id"]
 
 
 def test_content_of_an_unfinished_video_is_a_clear_4xx(client, server):
     video = client.videos.create(prompt=PROMPT, size="64x64", seconds="4", extra_body={"steps": 40})
-    r = httpx.get(f"{server.url}/v1/videos/{video.id}/content")
+    r = server.http.get(f"/v1/videos/{video.id}/content")
     assert r.status_code == 409 and "completed" in r.json()["error"]["message"]
     client.videos.poll(video.id)
 
@@ -238,7 +238,7 @@ BAD_CREATES = [
 
 
 def _stored(server) -> tuple[int, int]:
-    rows = httpx.get(server.url + "/v1/videos", params={"limit": 100}).json()["data"]
+    rows = server.http.get("/v1/videos", params={"limit": 100}).json()["data"]
     return len(rows), len(list((server.data_dir / "videos").iterdir()))
 
 
@@ -246,9 +246,9 @@ def _stored(server) -> tuple[int, int]:
 def test_bad_create_names_the_field_and_stores_nothing(server, fields, file, param):
     before = _stored(server)
     if file:
-        r = httpx.post(server.url + "/v1/videos", data=fields, files=[file])
+        r = server.http.post("/v1/videos", data=fields, files=[file])
     else:
-        r = httpx.post(server.url + "/v1/videos", data=fields, files=[("x", ("x", b"", "text/plain"))])
+        r = server.http.post("/v1/videos", data=fields, files=[("x", ("x", b"", "text/plain"))])
     assert 400 <= r.status_code < 500, r.text
     err = r.json()["error"]
     assert err["param"] == param and param in err["message"] and err["type"] == "invalid_request_error"
@@ -257,13 +257,13 @@ def test_bad_create_names_the_field_and_stores_nothing(server, fields, file, par
 
 def test_malformed_multipart_and_oversized_uploads_are_refused(server):
     before = _stored(server)
-    r = httpx.post(server.url + "/v1/videos", content=b"--xx\r\nContent-Disposition: form-data; name=\"prompt\"\r\n\r\nhi",
+    r = server.http.post("/v1/videos", content=b"--xx\r\nContent-Disposition: form-data; name=\"prompt\"\r\n\r\nhi",
                    headers={"content-type": "multipart/form-data; boundary=xx"})
     assert r.status_code == 400 and "multipart" in r.json()["error"]["message"]
-    r = httpx.post(server.url + "/v1/videos", content=b"garbage", headers={"content-type": "multipart/form-data"})
+    r = server.http.post("/v1/videos", content=b"garbage", headers={"content-type": "multipart/form-data"})
     assert r.status_code == 400 and "multipart" in r.json()["error"]["message"]
     big = b"\x00" * (51 * 1024 * 1024)
-    r = httpx.post(server.url + "/v1/videos", data={"prompt": PROMPT}, files={"input_reference": ("a.png", big, "image/png")})
+    r = server.http.post("/v1/videos", data={"prompt": PROMPT}, files={"input_reference": ("a.png", big, "image/png")})
     assert r.status_code == 413 and "larger than" in r.json()["error"]["message"]
     assert _stored(server) == before
 
@@ -271,19 +271,19 @@ def test_malformed_multipart_and_oversized_uploads_are_refused(server):
 def test_unknown_ids_are_404_in_the_error_envelope(server):
     for method, path in [("GET", "/v1/videos/video_nope"), ("DELETE", "/v1/videos/video_nope"),
                          ("GET", "/v1/videos/video_nope/content"), ("POST", "/v1/videos/video_nope/remix")]:
-        r = httpx.request(method, server.url + path, json={"prompt": PROMPT})
+        r = server.http.request(method, path, json={"prompt": PROMPT})
         assert r.status_code == 404, (method, path, r.text)
         assert set(r.json()["error"]) == {"message", "type", "param", "code"}
 
 
 def test_bad_edit_and_extend_inputs(server, client):
     before = _stored(server)
-    r = httpx.post(server.url + "/v1/videos/extensions", data={"prompt": PROMPT, "seconds": "4"},
+    r = server.http.post("/v1/videos/extensions", data={"prompt": PROMPT, "seconds": "4"},
                    files={"video": ("v.mp4", b"not a video at all", "video/mp4")})
     assert r.status_code == 400 and r.json()["error"]["param"] == "video"
-    r = httpx.post(server.url + "/v1/videos/extensions", json={"prompt": PROMPT, "video": {"id": "video_x"}})
+    r = server.http.post("/v1/videos/extensions", json={"prompt": PROMPT, "video": {"id": "video_x"}})
     assert r.status_code == 400 and r.json()["error"]["param"] == "seconds"
-    r = httpx.post(server.url + "/v1/videos/edits", json={"prompt": PROMPT})
+    r = server.http.post("/v1/videos/edits", json={"prompt": PROMPT})
     assert r.status_code == 400 and r.json()["error"]["param"] == "video"
     assert _stored(server) == before
 
@@ -297,6 +297,7 @@ def test_the_readme_sdk_example_works_as_written(server, tmp_path, monkeypatch):
     assert len(code.strip().splitlines()) <= 10
     assert 'base_url="http://127.0.0.1:8000/v1"' in code
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OPENREEL_API_KEY", server.admin_key)
     exec(code.replace("http://127.0.0.1:8000", server.url), {})
     frames, fps, _, _ = decode_mp4((tmp_path / "video.mp4").read_bytes())
     assert frames.shape == (32, 720, 1280, 3) and fps == 8

@@ -23,7 +23,7 @@ def test_schemathesis_finds_no_server_error(tmp_path):
         exe = shutil.which("schemathesis", path=str(Path(sys.executable).parent)) or "schemathesis"
         run = subprocess.run(
             [exe, "run", f"{srv.url}/openapi.json", "--checks", "not_a_server_error",
-             "--max-examples", str(MAX_EXAMPLES), "--workers", "1", "--no-color"],
+             "--max-examples", str(MAX_EXAMPLES), "--header", f"Authorization: Bearer {srv.admin_key}", "--workers", "1", "--no-color"],
             capture_output=True, text=True, timeout=900, cwd=tmp_path)
         assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
         assert "passed" in run.stdout.lower()

@@ -36,7 +36,7 @@ def wait_terminal(server: Server, ids: list[str], timeout: float = 300) -> dict[
     while time.time() < deadline:
         for vid in ids:
             if vid not in out:
-                v = httpx.get(f"{server.url}/v1/videos/{vid}").json()
+                v = server.http.get(f"/v1/videos/{vid}").json()
                 if v["status"] in ("completed", "failed"):
                     out[vid] = v
         if len(out) == len(ids):
@@ -87,7 +87,7 @@ def test_kill9_the_server_with_jobs_queued_and_they_all_complete_after_restart(t
         done = wait_terminal(again, ids)
         assert all(v["status"] == "completed" for v in done.values()), done
         # Nothing is left in flight: every job in the store is terminal.
-        rows = httpx.get(again.url + "/v1/videos", params={"limit": 100}).json()["data"]
+        rows = again.http.get("/v1/videos", params={"limit": 100}).json()["data"]
         assert {r["status"] for r in rows} == {"completed"} and len(rows) == 6
     finally:
         again.stop()

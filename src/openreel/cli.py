@@ -249,6 +249,105 @@ def worker(
     Worker(_settings(data_dir, database_url), name).run()
 
 
+users_app = typer.Typer(no_args_is_help=True, help="Users of this instance (admin, reviewer, creator, viewer).")
+keys_app = typer.Typer(no_args_is_help=True, help="API keys: create (shown once), list, revoke, reinstate.")
+audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit log.")
+app.add_typer(users_app, name="users")
+app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
+DataDir = typer.Option(None, "--data-dir", help="Same as the server's (default OPENREEL_DATA_DIR).")
+DbUrl = typer.Option(None, "--database-url", help="Same as the server's (default OPENREEL_DATABASE_URL).")
+
+
+def _access(data_dir: Optional[Path], database_url: Optional[str]):
+    from .service.access import Access
+    from .service.store import Store
+    settings = _settings(data_dir, database_url)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return Access(settings, Store(settings.db_url()))
+
+
+@users_app.command("create")
+def users_create(name: str, role: str = typer.Option(..., help="admin, reviewer, creator or viewer."),
+                 data_dir: Optional[Path] = DataDir, database_url: Optional[str] = DbUrl) -> None:
+    """Add a user."""
+    try:
+        user = _access(data_dir, database_url).create_user(name, role, actor="cli")
+    except ValueError as exc:
+        fail(str(exc))
+    typer.echo(json.dumps(user))
+
+
+@users_app.command("list")
+def users_list(data_dir: Optional[Path] = DataDir, database_url: Optional[str] = DbUrl) -> None:
+    for user in _access(data_dir, database_url).list_users():
+        typer.echo(f"{user['id']}  {user['role']:9s} {user['name']}")
+
+
+@keys_app.command("create")
+def keys_create(
+    owner: str = typer.Argument(..., help="User id or name."),
+    name: str = typer.Option(..., help="What the key is for, e.g. 'laptop' or 'ci'."),
+    scope: Optional[list[str]] = typer.Option(None, help="Repeat for several (default: all the role allows)."),
+    rpm: Optional[int] = typer.Option(None, help="Requests per minute."),
+    max_concurrent: Optional[int] = typer.Option(None, help="Jobs queued or running at once."),
+    max_seconds: Optional[int] = typer.Option(None, help="Longest video."),
+    max_pixels: Optional[int] = typer.Option(None, help="Largest video, width x height."),
+    daily_seconds: Optional[int] = typer.Option(None, help="Video-seconds per UTC day."),
+    cidr: Optional[list[str]] = typer.Option(None, help="Allowed client network; repeat for several."),
+    expires_in: Optional[int] = typer.Option(None, help="Seconds until it expires."),
+    data_dir: Optional[Path] = DataDir, database_url: Optional[str] = DbUrl,
+) -> None:
+    """Create a key. It is printed once, on stdout; only its digest is stored."""
+    try:
+        key, record = _access(data_dir, database_url).create_key(
+            owner, name, scope or None, rpm=rpm, max_concurrent=max_concurrent, max_seconds=max_seconds,
+            max_pixels=max_pixels, daily_seconds=daily_seconds, allowed_cidrs=cidr or None, expires_in=expires_in,
+            actor="cli")
+    except ValueError as exc:
+        fail(str(exc))
+    typer.echo(f"{record['id']} ({record['prefix']}..., scopes {', '.join(record['scopes'])}); the key, shown once:",
+               err=True)
+    typer.echo(key)
+
+
+@keys_app.command("list")
+def keys_list(owner: Optional[str] = typer.Option(None, help="Only this user's keys."),
+              data_dir: Optional[Path] = DataDir, database_url: Optional[str] = DbUrl) -> None:
+    for k in _access(data_dir, database_url).list_keys(owner):
+        typer.echo(f"{k['id']}  {k['prefix']}...  {k['status']:9s} owner {k['owner_id']}  {k['name']}  "
+                   f"scopes {','.join(k['scopes'])}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str, cancel_jobs: bool = typer.Option(False, help="Also cancel its queued jobs."),
+                data_dir: Optional[Path] = DataDir, database_url: Optional[str] = DbUrl) -> None:
+    """Revoke a key for good: its next request gets 401, in every server process."""
+    try:
+        k = _access(data_dir, database_url).revoke(key_id, actor="cli", cancel_jobs=cancel_jobs)
+    except (LookupError, ValueError) as exc:
+        fail(str(exc).strip("'\""))
+    typer.echo(f"{k['id']} revoked; cancelled jobs: {len(k['cancelled_jobs'])}")
+
+
+@keys_app.command("reinstate")
+def keys_reinstate(key_id: str, data_dir: Optional[Path] = DataDir, database_url: Optional[str] = DbUrl) -> None:
+    """Lift a suspension (a revoked key stays revoked)."""
+    try:
+        k = _access(data_dir, database_url).reinstate(key_id, actor="cli")
+    except (LookupError, ValueError) as exc:
+        fail(str(exc).strip("'\""))
+    typer.echo(f"{k['id']} {k['status']}")
+
+
+@audit_app.command("verify")
+def audit_verify(data_dir: Optional[Path] = DataDir, database_url: Optional[str] = DbUrl) -> None:
+    """Check the audit log's hash chain; exits 1 naming the first bad row."""
+    ok, _, message = _access(data_dir, database_url).verify_audit()
+    typer.echo(message, err=not ok)
+    raise typer.Exit(0 if ok else 1)
+
+
 def _settings(data_dir: Optional[Path], database_url: Optional[str]):
     from pydantic import ValidationError
     from .service.settings import Settings

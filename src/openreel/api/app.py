@@ -13,13 +13,14 @@ import logging
 import re
 from typing import Literal
 
-from fastapi import FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ..service.access import Access, AccessError, Principal
 from ..service.settings import Settings
 from ..service.videos import ServiceError, Upload, VideoService
 
@@ -153,6 +154,12 @@ def _schemas(service: VideoService) -> dict:
 def create_app(settings: Settings | None = None, service: VideoService | None = None) -> FastAPI:
     settings = settings or Settings()
     service = service or VideoService(settings)
+    access = service.access = service.access or Access(settings, service.store)
+    generated = access.bootstrap()
+    if generated:  # printed once, on the console only: it is stored as a digest and never shown again
+        import sys
+        print(f"\nOpenReel: first start. The bootstrap admin key (shown once, keep it safe):\n\n    {generated}\n",
+              file=sys.stderr, flush=True)
     app = FastAPI(title="OpenReel", version=_version(),
                   description="Open, self-hosted text-to-video with a Sora-compatible Videos API.")
     app.state.service = service
@@ -161,6 +168,21 @@ def create_app(settings: Settings | None = None, service: VideoService | None = 
 
     def ok(body: dict, status: int = 200, headers: dict | None = None) -> JSONResponse:
         return JSONResponse(body, status, headers=headers)
+
+    def auth(scope: str):
+        """A dependency: the request's key must be valid and carry `scope`."""
+        def check(request: Request) -> Principal:
+            client = request.client.host if request.client else ""
+            return access.authenticate(request.headers.get("authorization"), client,
+                                       request.headers.get("user-agent", ""), scope)
+        return Depends(check)
+
+    Create, Read, Delete, Admin = auth("videos:create"), auth("videos:read"), auth("videos:delete"), auth("admin")
+
+    @app.exception_handler(AccessError)
+    async def _access_error(request: Request, exc: AccessError):
+        body = {"error": {"message": exc.message, "type": exc.type, "param": exc.param, "code": exc.code}}
+        return JSONResponse(body, exc.status, headers=exc.headers)
 
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError):
@@ -185,59 +207,67 @@ def create_app(settings: Settings | None = None, service: VideoService | None = 
         return JSONResponse(ServiceError(500, "internal server error", type="server_error").envelope(), 500)
 
     @app.post("/v1/videos", openapi_extra=bodies["create"], tags=["videos"])
-    async def create_video(request: Request):
+    async def create_video(request: Request, who: Principal = Create):
         fields = await read_fields(request, settings)
         key = request.headers.get("idempotency-key")
-        return ok(await run_in_threadpool(service.create, fields, key), headers=poll)
+        return ok(await run_in_threadpool(service.create, fields, key, who), headers=poll)
 
     @app.get("/v1/videos", tags=["videos"])
     def list_videos(after: str | None = None, limit: int = Query(20, ge=0, le=100),
-                    order: Literal["asc", "desc"] = "desc"):
-        return ok(service.list(after=after, limit=limit, order=order))
+                    order: Literal["asc", "desc"] = "desc", who: Principal = Read):
+        return ok(service.list(after=after, limit=limit, order=order, who=who))
 
     @app.post("/v1/videos/edits", openapi_extra=bodies["edit"], tags=["videos"])
-    async def edit_video(request: Request):
+    async def edit_video(request: Request, who: Principal = Create):
         fields = await read_fields(request, settings)
-        return ok(await run_in_threadpool(service.edit, fields, request.headers.get("idempotency-key")),
+        return ok(await run_in_threadpool(service.edit, fields, request.headers.get("idempotency-key"), who),
                   headers=poll)
 
     @app.post("/v1/videos/extensions", openapi_extra=bodies["extend"], tags=["videos"])
-    async def extend_video(request: Request):
+    async def extend_video(request: Request, who: Principal = Create):
         fields = await read_fields(request, settings)
-        return ok(await run_in_threadpool(service.extend, fields, request.headers.get("idempotency-key")),
+        return ok(await run_in_threadpool(service.extend, fields, request.headers.get("idempotency-key"), who),
                   headers=poll)
 
     @app.get("/v1/videos/{video_id}", tags=["videos"])
-    def retrieve_video(video_id: str):
-        return ok(service.retrieve(video_id), headers=poll)
+    def retrieve_video(video_id: str, who: Principal = Read):
+        return ok(service.retrieve(video_id, who), headers=poll)
 
     @app.delete("/v1/videos/{video_id}", tags=["videos"])
-    def delete_video(video_id: str):
-        return ok(service.delete(video_id))
+    def delete_video(video_id: str, who: Principal = Delete):
+        return ok(service.delete(video_id, who))
 
     @app.get("/v1/videos/{video_id}/content", tags=["videos"],
              responses={200: {"content": {"video/mp4": {}, "image/webp": {}, "image/jpeg": {}}}})
-    def video_content(video_id: str, variant: Literal["video", "thumbnail", "spritesheet"] = "video"):
-        path, content_type = service.content(video_id, variant)
+    def video_content(video_id: str, variant: Literal["video", "thumbnail", "spritesheet"] = "video",
+                      who: Principal = Read):
+        path, content_type = service.content(video_id, variant, who)
         # FileResponse answers Range requests (206), so browsers can seek in the MP4.
         return FileResponse(path, media_type=content_type, filename=f"{video_id}{path.suffix}",
                             content_disposition_type="inline")
 
     @app.post("/v1/videos/{video_id}/remix", openapi_extra=bodies["remix"], tags=["videos"])
-    async def remix_video(video_id: str, request: Request):
+    async def remix_video(video_id: str, request: Request, who: Principal = Create):
         fields = await read_fields(request, settings)
-        return ok(await run_in_threadpool(service.remix, video_id, fields, request.headers.get("idempotency-key")),
-                  headers=poll)
+        return ok(await run_in_threadpool(service.remix, video_id, fields, request.headers.get("idempotency-key"),
+                                          who), headers=poll)
 
     @app.get("/v1/models", tags=["models"])
-    def list_models():
+    def list_models(who: Principal = Read):
         return ok(service.models())
+
+    from .admin import admin_router
+    app.include_router(admin_router(access, Admin))
 
     @app.get("/healthz", include_in_schema=False)
     def health():
         return {"ok": True, "queued": service.store.count("queued"), "in_progress": service.store.count("in_progress")}
 
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes)
+    if settings.cors_origins:  # closed by default: browsers on other origins can't call the API
+        from fastapi.middleware.cors import CORSMiddleware
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
+                           allow_headers=["authorization", "content-type", "idempotency-key"])
     return app
 
 

@@ -15,6 +15,17 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OPENREEL_", extra="ignore")
 
+    # Deployment. Outside development the server refuses to start with the default secret.
+    environment: str = "development"  # development | production
+    secret_key: str = "dev-insecure-secret"  # HMAC key for API-key digests; set a long random value in production
+
+    # Access program.
+    bootstrap_admin_key: str = ""  # ork_...: registered as the first admin's key; empty = generate and print once
+    admin_webhook_urls: list[str] = Field(default_factory=list)  # get key.suspended events (signed like video ones)
+    leak_rules: dict[str, float] = Field(default_factory=dict)  # overrides of access.LeakRules fields
+    cors_origins: list[str] = Field(default_factory=list)  # browsers from these origins may call the API; none by default
+    forwarded_allow_ips: str = "127.0.0.1"  # proxies whose X-Forwarded-For is believed (a local reverse proxy)
+
     # Where things live.
     data_dir: Path = Path("openreel-data")  # media files; the SQLite database too, unless database_url is set
     database_url: str = ""  # empty = sqlite:///<data_dir>/openreel.db; "postgresql+psycopg://..." for PostgreSQL
@@ -49,7 +60,12 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check(self) -> "Settings":
-        if self.webhook_urls and not self.webhook_secret.startswith("whsec_"):
+        if self.environment != "development" and self.secret_key == "dev-insecure-secret":
+            raise ValueError("OPENREEL_SECRET_KEY is the development default; set a long random secret "
+                             "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))') outside development")
+        if self.environment not in ("development", "production"):
+            raise ValueError(f"OPENREEL_ENVIRONMENT must be development or production, got {self.environment!r}")
+        if (self.webhook_urls or self.admin_webhook_urls) and not self.webhook_secret.startswith("whsec_"):
             raise ValueError("OPENREEL_WEBHOOK_SECRET must be set (whsec_ + base64) when webhook URLs are configured")
         if self.default_model and self.resolve_model(self.default_model) is None:
             raise ValueError(f"OPENREEL_DEFAULT_MODEL {self.default_model!r} is neither the model name nor an alias")

@@ -35,6 +35,9 @@ videos = Table(
     Column("params", JSON, nullable=False),  # everything the worker needs to generate
     Column("remixed_from_video_id", String(64)),
     Column("idempotency_key", String(255), unique=True),
+    Column("owner_id", String(40), index=True),  # the user whose key created it (null: created without a key)
+    Column("key_id", String(40), index=True),  # the key that created it
+    Column("claimed_at", Float),  # when a worker last took it: fair scheduling serves the longest-waiting owner
     Column("created_at", BigInteger, nullable=False),
     Column("started_at", BigInteger),
     Column("completed_at", BigInteger),
@@ -111,6 +114,9 @@ class Job:
     lease_until: float | None
     cancel_requested: int
     deleted_at: int | None
+    owner_id: str | None = None
+    key_id: str | None = None
+    claimed_at: float | None = None
 
     @classmethod
     def from_row(cls, row) -> "Job":
@@ -132,7 +138,8 @@ class Store:
     # -- create and read -------------------------------------------------------
 
     def insert_job(self, *, video_id: str | None = None, kind: str, model: str, prompt: str, size: str, seconds: str, params: dict,
-                   remixed_from: str | None = None, idempotency_key: str | None = None) -> Job:
+                   remixed_from: str | None = None, idempotency_key: str | None = None,
+                   owner_id: str | None = None, key_id: str | None = None) -> Job:
         """Queue a job. With an idempotency key already used, returns that job instead."""
         if idempotency_key:
             found = self.by_idempotency_key(idempotency_key)
@@ -142,7 +149,7 @@ class Store:
         row = dict(id=vid, kind=kind, status="queued", progress=0, model=model, prompt=prompt, size=size,
                    seconds=seconds, params=params, remixed_from_video_id=remixed_from,
                    idempotency_key=idempotency_key or None, created_at=int(time.time()), attempts=0,
-                   cancel_requested=0)
+                   cancel_requested=0, owner_id=owner_id, key_id=key_id)
         try:
             with self.engine.begin() as c:
                 c.execute(insert(videos).values(**row))
@@ -167,9 +174,11 @@ class Store:
             row = c.execute(q).first()
         return Job.from_row(row) if row else None
 
-    def list(self, *, after: str | None, limit: int, order: str) -> tuple[list[Job], bool]:
-        """A page of live jobs in creation order, and whether more follow."""
+    def list(self, *, after: str | None, limit: int, order: str, owner_id: str | None = None) -> tuple[list[Job], bool]:
+        """A page of live jobs in creation order (only owner_id's, if given), and whether more follow."""
         q = select(videos).where(videos.c.deleted_at.is_(None))
+        if owner_id is not None:
+            q = q.where(videos.c.owner_id == owner_id)
         with self.engine.connect() as c:
             if after:
                 anchor = c.execute(select(videos.c.seq).where(videos.c.id == after)).scalar()
@@ -199,23 +208,65 @@ class Store:
         with self.engine.connect() as c:
             return bool(c.execute(select(videos.c.cancel_requested).where(videos.c.id == video_id)).scalar())
 
+    # -- per key (for the access program's limits) -----------------------------
+
+    def in_flight_of_key(self, key_id: str) -> int:
+        with self.engine.connect() as c:
+            return c.execute(select(func.count()).select_from(videos).where(
+                videos.c.key_id == key_id, videos.c.status.in_(("queued", "in_progress")),
+                videos.c.deleted_at.is_(None))).scalar()
+
+    def seconds_of_key_since(self, key_id: str, since: int) -> int:
+        """Video-seconds asked for by a key since a time (failed jobs included: they used the queue too)."""
+        with self.engine.connect() as c:
+            rows = c.execute(select(videos.c.seconds).where(videos.c.key_id == key_id,
+                                                            videos.c.created_at >= since)).scalars()
+            return sum(int(float(s)) for s in rows)
+
+    def cancel_queued_of_key(self, key_id: str) -> list[str]:
+        """Fail a key's queued jobs as cancelled (a revocation may ask for it)."""
+        now = int(time.time())
+        with self.engine.begin() as c:
+            ids = list(c.execute(select(videos.c.id).where(videos.c.key_id == key_id,
+                                                           videos.c.status == "queued")).scalars())
+            if ids:
+                c.execute(update(videos).where(videos.c.id.in_(ids), videos.c.status == "queued").values(
+                    status="failed", error_code="cancelled", completed_at=now,
+                    error_message="cancelled: the API key that created this job was revoked"))
+        return ids
+
     # -- the worker's side -----------------------------------------------------
 
+    def next_job_id(self, c) -> str | None:
+        """Fair choice: among owners with queued work, the one with the fewest running jobs, then the one
+        served longest ago; their oldest queued job. One heavy key cannot starve everyone else."""
+        live = videos.c.deleted_at.is_(None)
+        owner = func.coalesce(videos.c.owner_id, "")
+        queued = dict(c.execute(select(owner, func.min(videos.c.seq)).where(videos.c.status == "queued", live)
+                                .group_by(owner)).fetchall())
+        if not queued:
+            return None
+        running = dict(c.execute(select(owner, func.count()).where(videos.c.status == "in_progress")
+                                 .group_by(owner)).fetchall())
+        served = dict(c.execute(select(owner, func.max(videos.c.claimed_at)).where(owner.in_(list(queued)))
+                                .group_by(owner)).fetchall())
+        pick = min(queued, key=lambda o: (running.get(o, 0), served.get(o) or 0.0, queued[o]))
+        return c.execute(select(videos.c.id).where(videos.c.seq == queued[pick])).scalar()
+
     def claim(self, worker: str, lease_seconds: float) -> Job | None:
-        """Take the oldest queued job, or None. Safe with any number of workers on any database."""
+        """Take the next queued job (see next_job_id), or None. Safe with any number of workers on any database."""
         for _ in range(5):
             with self.engine.begin() as c:
-                row = c.execute(select(videos.c.id).where(videos.c.status == "queued", videos.c.deleted_at.is_(None))
-                                .order_by(videos.c.seq).limit(1)).first()
-                if row is None:
+                vid = self.next_job_id(c)
+                if vid is None:
                     return None
                 now = time.time()
-                res = c.execute(update(videos).where(videos.c.id == row.id, videos.c.status == "queued")
+                res = c.execute(update(videos).where(videos.c.id == vid, videos.c.status == "queued")
                                 .values(status="in_progress", worker=worker, lease_until=now + lease_seconds,
-                                        attempts=videos.c.attempts + 1, progress=0,
+                                        attempts=videos.c.attempts + 1, progress=0, claimed_at=now,
                                         started_at=func.coalesce(videos.c.started_at, int(now))))
             if res.rowcount == 1:
-                return self.get(row.id, include_deleted=True)
+                return self.get(vid, include_deleted=True)
         return None
 
     def heartbeat(self, video_id: str, worker: str, lease_seconds: float, progress: int | None = None) -> bool:

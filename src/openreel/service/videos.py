@@ -17,13 +17,16 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .settings import Settings
 from .storage import INPUT_IMAGE, NATIVE, SOURCE_VIDEO, Storage
 from .store import Job, Store, new_video_id
+
+if TYPE_CHECKING:
+    from .access import Access, Principal
 
 # Sora's sizes. Each is generated at the model's native size of the same
 # aspect ratio, then scaled up when the MP4 is written.
@@ -61,11 +64,12 @@ def _size_tuple(size: str) -> tuple[int, int]:
 
 
 class VideoService:
-    def __init__(self, settings: Settings, store: Store | None = None):
+    def __init__(self, settings: Settings, store: Store | None = None, access: "Access | None" = None):
         from ..pipeline import load_defaults
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = store or Store(settings.db_url())
+        self.access = access  # None: no keys (the service used from Python or tests without the access program)
         self.storage = Storage(settings.data_dir)
         self.defaults = load_defaults(settings.weights or None)  # the model's native sizes, durations, fps
 
@@ -212,11 +216,11 @@ class VideoService:
         fps_out = int(round(fps)) if round(fps) in self.defaults.fps else self.defaults.default_fps
         return frames, fps_out, native
 
-    def source_from(self, ref: Any, param: str = "video") -> dict:
+    def source_from(self, ref: Any, param: str = "video", who: "Principal | None" = None) -> dict:
         """A `video` field, as {id} of a completed video or an uploaded file: what the worker will read."""
         if isinstance(ref, dict) and isinstance(ref.get("id"), str):
             src = self.store.get(ref["id"])
-            if src is None:
+            if src is None or not self.visible(src, who):
                 raise ServiceError(404, f"no video with id {ref['id']!r}", param=f"{param}.id", code="not_found")
             if src.status != "completed":
                 raise ServiceError(409, f"video {src.id} is {src.status}; only a completed video can be used as "
@@ -233,10 +237,30 @@ class VideoService:
 
     # -- create ----------------------------------------------------------------
 
-    def create(self, fields: dict, idempotency_key: str | None = None) -> dict:
+    def visible(self, job: Job, who: "Principal | None") -> bool:
+        """Owners see their own videos, admins everything; anyone else gets 404, so ids can't be probed."""
+        return who is None or who.sees_everything or job.owner_id == who.user_id
+
+    def _idempotent(self, key: str | None, who: "Principal | None") -> tuple[str | None, dict | None]:
+        """The key scoped to its user (one user's key never returns another's job), and a job it already made."""
+        if not key:
+            return None, None
+        scoped = f"{who.user_id}:{key}" if who else key
+        found = self.store.by_idempotency_key(scoped)
+        return scoped, (self.to_object(found) if found else None)
+
+    def _admit(self, who: "Principal | None", prompt: str, seconds: int, size: str) -> None:
+        """The key's caps, quota and prompt-burst rule, before anything is stored."""
+        if self.access and who:
+            w, h = _size_tuple(size)
+            self.access.check_job(who, seconds, w, h)
+            self.access.record_prompt(who, prompt)
+
+    def create(self, fields: dict, idempotency_key: str | None = None, who: "Principal | None" = None) -> dict:
         """POST /v1/videos"""
-        if idempotency_key and (found := self.store.by_idempotency_key(idempotency_key)):
-            return self.to_object(found)
+        idempotency_key, found = self._idempotent(idempotency_key, who)
+        if found:
+            return found
         prompt = self.check_prompt(fields.get("prompt"))
         model = self.check_model(fields.get("model"))
         seconds = self.check_seconds(fields.get("seconds"))
@@ -246,51 +270,57 @@ class VideoService:
         image = None
         if fields.get("input_reference") not in (None, ""):
             image = self.decode_image(fields["input_reference"])
+        self._admit(who, prompt, seconds, size)
         params = {"mode": "image" if image else "text", "native_size": native, "output_size": size,
                   "seconds": seconds, **extras}
         vid = new_video_id()
         if image is not None:
             self._save_image(vid, image, native)
-        return self._queue(vid, "create", model, prompt, size, str(seconds), params, None, idempotency_key)
+        return self._queue(vid, "create", model, prompt, size, str(seconds), params, None, idempotency_key, who)
 
-    def remix(self, video_id: str, fields: dict, idempotency_key: str | None = None) -> dict:
+    def remix(self, video_id: str, fields: dict, idempotency_key: str | None = None,
+              who: "Principal | None" = None) -> dict:
         """POST /v1/videos/{id}/remix: the same video under a new prompt (SDEdit)."""
-        if idempotency_key and (found := self.store.by_idempotency_key(idempotency_key)):
-            return self.to_object(found)
+        idempotency_key, found = self._idempotent(idempotency_key, who)
+        if found:
+            return found
         src = self.store.get(video_id)
-        if src is None:
+        if src is None or not self.visible(src, who):
             raise ServiceError(404, f"no video with id {video_id!r}", param="video_id", code="not_found")
         prompt = self.check_prompt(fields.get("prompt"))
-        source = self.source_from({"id": video_id})
+        source = self.source_from({"id": video_id}, who=who)
         seconds = int(round(source["source_seconds"]))
         extras = self.check_extras(fields, source["native_size"], seconds)
+        self._admit(who, prompt, seconds, src.size)
         params = {"mode": "remix", "native_size": source["native_size"], "output_size": src.size,
                   "source_id": src.id, **extras}
         return self._queue(new_video_id(), "remix", src.model, prompt, src.size, src.seconds, params, src.id,
-                           idempotency_key)
+                           idempotency_key, who)
 
-    def edit(self, fields: dict, idempotency_key: str | None = None) -> dict:
+    def edit(self, fields: dict, idempotency_key: str | None = None, who: "Principal | None" = None) -> dict:
         """POST /v1/videos/edits: a new prompt over a source video (an id or an upload)."""
-        if idempotency_key and (found := self.store.by_idempotency_key(idempotency_key)):
-            return self.to_object(found)
+        idempotency_key, found = self._idempotent(idempotency_key, who)
+        if found:
+            return found
         prompt = self.check_prompt(fields.get("prompt"))
-        source = self.source_from(fields.get("video"))
-        return self._queue_from_source("edit", prompt, fields, source, None, idempotency_key)
+        source = self.source_from(fields.get("video"), who=who)
+        return self._queue_from_source("edit", prompt, fields, source, None, idempotency_key, who)
 
-    def extend(self, fields: dict, idempotency_key: str | None = None) -> dict:
+    def extend(self, fields: dict, idempotency_key: str | None = None, who: "Principal | None" = None) -> dict:
         """POST /v1/videos/extensions: N more seconds after a video; `seconds` of the result is the total."""
-        if idempotency_key and (found := self.store.by_idempotency_key(idempotency_key)):
-            return self.to_object(found)
+        idempotency_key, found = self._idempotent(idempotency_key, who)
+        if found:
+            return found
         prompt = self.check_prompt(fields.get("prompt"))
         if fields.get("seconds") in (None, ""):
             raise bad("seconds", f"seconds is required: one of {', '.join(map(str, self.allowed_seconds()))}",
                       "missing_required_parameter")
         seconds = self.check_seconds(fields.get("seconds"))
-        source = self.source_from(fields.get("video"))
-        return self._queue_from_source("extend", prompt, fields, source, seconds, idempotency_key)
+        source = self.source_from(fields.get("video"), who=who)
+        return self._queue_from_source("extend", prompt, fields, source, seconds, idempotency_key, who)
 
     def _queue_from_source(self, kind: str, prompt: str, fields: dict, source: dict, extension: int | None,
-                           idempotency_key: str | None) -> dict:
+                           idempotency_key: str | None, who: "Principal | None" = None) -> dict:
         model = self.check_model(fields.get("model"))
         vid = new_video_id()
         if "upload" in source:
@@ -308,11 +338,12 @@ class VideoService:
         total = source_seconds + (extension or 0)
         params["total_seconds"] = total
         seconds = str(int(round(total)))
+        self._admit(who, prompt, extension or max(1, int(round(source_seconds))), size)
         if "upload" in source:
             from ..media.video import write_mp4
             write_mp4(self.storage.folder(vid, create=True) / SOURCE_VIDEO, frames, fps)
-        return self._queue(vid, kind, model, prompt, size, seconds, params, source.get("source_id") if kind != "extend" else None,
-                           idempotency_key)
+        return self._queue(vid, kind, model, prompt, size, seconds, params,
+                           source.get("source_id") if kind != "extend" else None, idempotency_key, who)
 
     def _save_image(self, vid: str, image, native: str) -> None:
         from ..media.previews import write_atomic
@@ -321,41 +352,48 @@ class VideoService:
         write_atomic(self.storage.folder(vid, create=True) / INPUT_IMAGE, buf.getvalue())
 
     def _queue(self, vid: str, kind: str, model: str, prompt: str, size: str, seconds: str, params: dict,
-               remixed_from: str | None, idempotency_key: str | None) -> dict:
+               remixed_from: str | None, idempotency_key: str | None, who: "Principal | None" = None) -> dict:
         try:
             job = self.store.insert_job(video_id=vid, kind=kind, model=model, prompt=prompt, size=size,
                                         seconds=seconds, params=params, remixed_from=remixed_from,
-                                        idempotency_key=idempotency_key)
+                                        idempotency_key=idempotency_key, owner_id=who.user_id if who else None,
+                                        key_id=who.key_id if who else None)
         except BaseException:
             self.storage.delete(vid)
             raise
         if job.id != vid:  # an idempotent retry raced us and won: drop our upload
             self.storage.delete(vid)
+        elif self.access:
+            self.access.audit(f"key:{who.key_id}" if who else "system", f"video.{kind}", vid,
+                              {"owner": job.owner_id, "key": job.key_id, "model": model, "seconds": seconds,
+                               "size": size, "source": params.get("source_id")})
         return self.to_object(job)
 
     # -- read, list, delete, content -------------------------------------------
 
-    def job(self, video_id: str) -> Job:
+    def job(self, video_id: str, who: "Principal | None" = None) -> Job:
         job = self.store.get(video_id)
-        if job is None:
+        if job is None or not self.visible(job, who):
             raise ServiceError(404, f"no video with id {video_id!r}", param="video_id", code="not_found")
         return job
 
-    def retrieve(self, video_id: str) -> dict:
-        return self.to_object(self.job(video_id))
+    def retrieve(self, video_id: str, who: "Principal | None" = None) -> dict:
+        return self.to_object(self.job(video_id, who))
 
-    def list(self, after: str | None = None, limit: int = 20, order: str = "desc") -> dict:
+    def list(self, after: str | None = None, limit: int = 20, order: str = "desc", who: "Principal | None" = None) -> dict:
         if not 0 <= limit <= 100:
             raise bad("limit", f"limit must be between 0 and 100, got {limit}")
         if order not in ("asc", "desc"):
             raise bad("order", f"order must be asc or desc, got {order!r}")
-        jobs, more = self.store.list(after=after or None, limit=limit, order=order)
+        owner = None if who is None or who.sees_everything else who.user_id
+        jobs, more = self.store.list(after=after or None, limit=limit, order=order, owner_id=owner)
         data = [self.to_object(j) for j in jobs]
         return {"object": "list", "data": data, "first_id": data[0]["id"] if data else None,
                 "last_id": data[-1]["id"] if data else None, "has_more": more}
 
-    def delete(self, video_id: str) -> dict:
+    def delete(self, video_id: str, who: "Principal | None" = None) -> dict:
         """Delete a video and its files; a queued or running job is cancelled."""
+        self.job(video_id, who)  # 404 unless visible
         job = self.store.mark_deleted(video_id)
         if job is None:
             raise ServiceError(404, f"no video with id {video_id!r}", param="video_id", code="not_found")
@@ -363,12 +401,12 @@ class VideoService:
             self.storage.delete(video_id)  # a running job's worker removes its files when it stops
         return {"id": video_id, "deleted": True, "object": "video.deleted"}
 
-    def content(self, video_id: str, variant: str = "video") -> tuple[Path, str]:
+    def content(self, video_id: str, variant: str = "video", who: "Principal | None" = None) -> tuple[Path, str]:
         """(file path, content type) of a completed video's asset."""
         from .storage import VARIANTS
         if variant not in VARIANTS:
             raise bad("variant", f"variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
-        job = self.job(video_id)
+        job = self.job(video_id, who)
         if job.status != "completed":
             detail = f" ({job.error_code}: {job.error_message})" if job.status == "failed" else ""
             raise ServiceError(409, f"video {video_id} is {job.status}{detail}; content is available once its "
