@@ -113,7 +113,7 @@ def generate(
     remix: Optional[Path] = typer.Option(None, "--remix", metavar="VIDEO",
                                          help="Redo VIDEO under the prompt (SDEdit), as long as VIDEO."),
     strength: Optional[float] = typer.Option(None, "--strength", help="With --remix: how much may change, in (0, 1] "
-                                             "(default 0.7)."),
+                                             "(default 0.9)."),
     blend: Optional[tuple[Path, Path]] = typer.Option(None, "--blend", metavar="A B",
                                                       help="A transition from video A's last frame to video B's first."),
     storyboard: Optional[Path] = typer.Option(None, "--storyboard", metavar="FILE",

@@ -135,7 +135,7 @@ MAX_CHUNK = 32  # new frames per window at most: a window is then at most the 4 
 # Reconstruction guidance on pinned frames (diffusion.flow.with_known). Without it the
 # model draws its own layout beside a pinned frame and the video jumps at the seam.
 GUIDE = 2.0
-DEFAULT_STRENGTH = 0.7  # remix: enough noise to change colour, little enough to keep shape and motion
+DEFAULT_STRENGTH = 0.9  # remix: measured best for this model (eval/modes.py): lower keeps the old colour or loses the object
 
 
 def check_prompt(prompt, field: str = "prompt") -> None:
