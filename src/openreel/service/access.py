@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (JSON, BigInteger, Column, Float, Integer, String, Table, Text, UniqueConstraint, func,
-                        insert, select, update)
+                        insert, select, text, update)
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from .settings import Settings
@@ -157,6 +157,9 @@ class Access:
         metadata.create_all(self.engine)  # this module's tables (the store made its own)
         self.rules = LeakRules(**settings.leak_rules)
         self._secret = settings.secret_key.encode()
+        # Per-process memos that only skip redundant writes and reads; the database stays the truth.
+        self._sighted: dict[tuple[str, str, str], float] = {}  # (key, kind, value) -> when this process last wrote it
+        self._baseline: dict[tuple[str, int], float] = {}  # (key, minute) -> mean requests per earlier minute
 
     # -- keys ------------------------------------------------------------------
 
@@ -325,8 +328,8 @@ class Access:
             raise AccessError(403, "this API key is suspended: used from outside its allowed networks",
                               "key_suspended")
         minute = int(now // 60)
-        count = self._count_request(p.key_id, minute, client_ip, user_agent, now, k["last_used_at"])
-        self._check_leaks(p, minute, count, now)
+        count, new_sighting = self._count_request(p.key_id, minute, client_ip, user_agent, now, k["last_used_at"])
+        self._check_leaks(p, minute, count, now, new_sighting)
         if scope not in p.scopes:
             raise AccessError(403, f"this API key lacks the {scope} scope", "missing_scope", type="permission_error")
         if p.limits["rpm"] and count > p.limits["rpm"]:
@@ -335,29 +338,51 @@ class Access:
                               "rate_limit_exceeded", type="rate_limit_error", headers={"Retry-After": str(retry)})
         return p
 
-    def _count_request(self, key_id: str, minute: int, ip: str, ua: str, now: float, last_used: int | None) -> int:
-        """One transaction: this minute's count, the address and agent seen, last_used_at. Returns the count."""
+    def _count_request(self, key_id: str, minute: int, ip: str, ua: str, now: float,
+                       last_used: int | None) -> tuple[int, bool]:
+        """One transaction: count this request in its minute, note the address and agent, touch last_used_at.
+
+        Returns (requests this minute, whether a new address or agent was written). A sighting this
+        process wrote in the last 30 s is not written again: the leak window is minutes long.
+        """
+        fresh = [(kind, value) for kind, value in (("ip", ip), ("ua", (ua or "")[:128]))
+                 if now - self._sighted.get((key_id, kind, value), 0.0) > 30]
         with self.engine.begin() as c:
-            _upsert(c, key_minutes, {"key_id": key_id, "minute": minute, "requests": 1},
-                    ["key_id", "minute"], {"requests": key_minutes.c.requests + 1})
-            for kind, value in (("ip", ip), ("ua", (ua or "")[:128])):
+            if c.dialect.name == "postgresql":
+                # Counters and sightings may lose a moment's increments in a crash; not worth an fsync each.
+                c.execute(text("SET LOCAL synchronous_commit TO OFF"))
+            count = _upsert(c, key_minutes, {"key_id": key_id, "minute": minute, "requests": 1},
+                            ["key_id", "minute"], {"requests": key_minutes.c.requests + 1},
+                            returning=key_minutes.c.requests)
+            for kind, value in fresh:
                 _upsert(c, key_sightings, {"key_id": key_id, "kind": kind, "value": value, "first_seen": now,
                                            "last_seen": now}, ["key_id", "kind", "value"], {"last_seen": now})
             if not last_used or now - last_used >= 10:  # coarse, so most requests skip this write
                 c.execute(update(api_keys).where(api_keys.c.id == key_id).values(last_used_at=int(now)))
-            return c.execute(select(key_minutes.c.requests).where(key_minutes.c.key_id == key_id,
-                                                                  key_minutes.c.minute == minute)).scalar()
+        for kind, value in fresh:
+            self._sighted[(key_id, kind, value)] = now
+        if len(self._sighted) > 100_000:
+            self._sighted.clear()
+        return count, bool(fresh)
 
-    def _check_leaks(self, p: Principal, minute: int, count: int, now: float) -> None:
+    def _check_leaks(self, p: Principal, minute: int, count: int, now: float, new_sighting: bool) -> None:
         r = self.rules
-        since = now - r.window
-        with self.engine.connect() as c:
-            seen = dict(c.execute(select(key_sightings.c.kind, func.count()).where(
-                key_sightings.c.key_id == p.key_id, key_sightings.c.last_seen >= since)
-                .group_by(key_sightings.c.kind)).fetchall())
-            base_rpm = c.execute(select(func.avg(key_minutes.c.requests)).where(
-                key_minutes.c.key_id == p.key_id, key_minutes.c.minute < minute,
-                key_minutes.c.minute >= minute - 24 * 60)).scalar() or 0.0
+        base = self._baseline.get((p.key_id, minute))
+        if base is None:  # earlier minutes don't change within this one: read once per minute
+            with self.engine.connect() as c:
+                base = float(c.execute(select(func.avg(key_minutes.c.requests)).where(
+                    key_minutes.c.key_id == p.key_id, key_minutes.c.minute < minute,
+                    key_minutes.c.minute >= minute - 24 * 60)).scalar() or 0.0)
+            if len(self._baseline) > 100_000:
+                self._baseline.clear()
+            self._baseline[(p.key_id, minute)] = base
+        seen: dict[str, int] = {}
+        if new_sighting:  # distinct counts only grow when something new is seen
+            with self.engine.connect() as c:
+                seen = dict(c.execute(select(key_sightings.c.kind, func.count()).where(
+                    key_sightings.c.key_id == p.key_id, key_sightings.c.last_seen >= now - r.window)
+                    .group_by(key_sightings.c.kind)).fetchall())
+        base_rpm = base
         reason = None
         if seen.get("ip", 0) > r.max_addresses:
             reason = f"{seen['ip']} distinct client addresses in {r.window / 60:g} min (limit {r.max_addresses})"
@@ -480,10 +505,13 @@ def _in_networks(ip: str, cidrs: list[str]) -> bool:
     return any(addr in ipaddress.ip_network(c, strict=False) for c in cidrs)
 
 
-def _upsert(conn, table: Table, values: dict, keys: list[str], on_conflict: dict) -> None:
-    """INSERT ... ON CONFLICT DO UPDATE, in the dialect at hand (SQLite and PostgreSQL both have it)."""
+def _upsert(conn, table: Table, values: dict, keys: list[str], on_conflict: dict, returning=None):
+    """INSERT ... ON CONFLICT DO UPDATE [RETURNING], in the dialect at hand (SQLite and PostgreSQL both have it)."""
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    conn.execute(dialect_insert(table).values(**values).on_conflict_do_update(index_elements=keys, set_=on_conflict))
+    stmt = dialect_insert(table).values(**values).on_conflict_do_update(index_elements=keys, set_=on_conflict)
+    if returning is not None:
+        return conn.execute(stmt.returning(returning)).scalar()
+    conn.execute(stmt)
