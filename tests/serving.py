@@ -11,6 +11,9 @@ import sys
 import time
 from pathlib import Path
 
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
 import httpx
 
 
@@ -101,3 +104,29 @@ class Server:
     def as_key(self, key: str | None, **kw) -> httpx.Client:
         headers = {"authorization": f"Bearer {key}"} if key else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=60, **kw)
+
+
+class Receiver:
+    """A webhook endpoint that fails its first `fail_first` deliveries, then accepts."""
+
+    def __init__(self, fail_first: int = 1):
+        self.got: list[tuple[dict, str]] = []
+        self.calls = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["content-length"])).decode()
+                outer.calls += 1
+                status = 500 if outer.calls <= fail_first else 200
+                if status == 200:
+                    outer.got.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.http = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.http.server_port}/hook"
+        threading.Thread(target=self.http.serve_forever, daemon=True).start()

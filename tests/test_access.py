@@ -14,7 +14,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from serving import Server
+from serving import Receiver, Server
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -242,7 +242,12 @@ def test_revocation_holds_on_the_next_request_in_another_server_process(server, 
 def test_leaked_key_is_suspended_and_nobody_else_notices(tmp_path):
     rules = {"window": 600, "max_addresses": 8, "max_user_agents": 8, "rate_floor": 120, "rate_factor": 5,
              "prompt_floor": 40, "prompt_factor": 5}
-    srv = Server(tmp_path / "data", env={"OPENREEL_LEAK_RULES": json.dumps(rules)}).start()
+    admins = Receiver(fail_first=0)
+    from openreel.service import webhooks
+    secret = webhooks.new_secret()
+    srv = Server(tmp_path / "data", env={"OPENREEL_LEAK_RULES": json.dumps(rules),
+                                         "OPENREEL_ADMIN_WEBHOOK_URLS": json.dumps([admins.url]),
+                                         "OPENREEL_WEBHOOK_SECRET": secret}).start()
     ALL_KEYS.append(srv.admin_key)
     LOG_DIRS.append(srv.data_dir)
     try:
@@ -306,7 +311,13 @@ def test_leaked_key_is_suspended_and_nobody_else_notices(tmp_path):
         for vid in others_jobs:
             assert wait_done(srv.http, vid)["status"] == "completed"
 
-        # Audited, and an admin can reinstate it.
+        # Admins are told (a signed webhook), it is audited, and an admin can reinstate it.
+        deadline = time.time() + 20
+        while not admins.got and time.time() < deadline:
+            time.sleep(0.1)
+        [(headers, body)] = admins.got
+        assert json.loads(body)["type"] == "key.suspended" and json.loads(body)["data"]["key_id"] == leaked_id
+        assert webhooks.verify(secret, headers, body)
         audit = srv.http.get("/v1/admin/audit").json()["data"]
         assert any(a["action"] == "key.suspend" and a["target"] == leaked_id for a in audit)
         assert srv.http.post(f"/v1/admin/keys/{leaked_id}/reinstate").json()["status"] == "active"
@@ -314,6 +325,7 @@ def test_leaked_key_is_suspended_and_nobody_else_notices(tmp_path):
             assert c.get("/v1/models").status_code == 200
     finally:
         srv.stop()
+        admins.http.shutdown()
 
 
 # ---------------------------------------------------------------------------
@@ -354,6 +366,19 @@ def test_no_key_ever_reaches_the_logs(server):
     assert logs  # the server did log
     leaked = [k[:12] for k in ALL_KEYS if k in logs]
     assert not leaked, f"keys found in logs: {leaked}"
+
+
+def test_the_first_start_prints_a_bootstrap_admin_key_once(tmp_path, capsys):
+    from openreel.api.app import create_app
+    from openreel.service.settings import Settings
+    create_app(Settings(data_dir=tmp_path))
+    printed = capsys.readouterr().err
+    key = next(w for w in printed.split() if w.startswith("ork_"))
+    create_app(Settings(data_dir=tmp_path))
+    assert "ork_" not in capsys.readouterr().err  # never again
+    from fastapi.testclient import TestClient
+    client = TestClient(create_app(Settings(data_dir=tmp_path)))
+    assert client.get("/v1/admin/users", headers={"authorization": f"Bearer {key}"}).status_code == 200
 
 
 def test_default_secret_is_refused_outside_development(tmp_path):

@@ -14,7 +14,6 @@ import signal
 import threading
 import time
 import warnings
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import httpx
 import pytest
@@ -22,7 +21,7 @@ import pytest
 from openreel.service import webhooks
 from openreel.service.settings import Settings
 from openreel.service.store import Store
-from serving import Server
+from serving import Receiver, Server
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -162,6 +161,22 @@ def test_a_lost_lease_is_requeued_then_failed_with_worker_lost(store_url):
     store.dispose()
 
 
+def test_claims_are_fair_across_owners(store_url):
+    store = Store(store_url)
+    heavy = [store.insert_job(kind="create", model="m", prompt=f"h{i}", size="64x64", seconds="1", params={},
+                              owner_id="user_heavy").id for i in range(10)]
+    light = store.insert_job(kind="create", model="m", prompt="l", size="64x64", seconds="1", params={},
+                             owner_id="user_light").id
+    order = []
+    for _ in range(4):  # one worker: claim, finish, claim ...
+        job = store.claim("w", 30)
+        order.append(job.id)
+        assert store.complete(job.id, "w", 60)
+    # The light user's one job, queued after ten heavy ones, runs second, not eleventh.
+    assert order == [heavy[0], light, heavy[1], heavy[2]]
+    store.dispose()
+
+
 def test_pagination_and_idempotency_in_the_store(store_url):
     store = Store(store_url)
     ids = [_job(store, i).id for i in range(7)]
@@ -190,32 +205,6 @@ def test_a_whole_server_on_postgresql(tmp_path):
 
 # ---------------------------------------------------------------------------
 # Webhooks
-
-class Receiver:
-    """A webhook endpoint that fails its first `fail_first` deliveries, then accepts."""
-
-    def __init__(self, fail_first: int = 1):
-        self.got: list[tuple[dict, str]] = []
-        self.calls = 0
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["content-length"])).decode()
-                outer.calls += 1
-                status = 500 if outer.calls <= fail_first else 200
-                if status == 200:
-                    outer.got.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(status)
-                self.end_headers()
-
-            def log_message(self, *a):
-                pass
-
-        self.http = HTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.http.server_port}/hook"
-        threading.Thread(target=self.http.serve_forever, daemon=True).start()
-
 
 def test_webhooks_are_signed_and_retried(tmp_path):
     recv = Receiver(fail_first=1)

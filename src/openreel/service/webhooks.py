@@ -68,7 +68,7 @@ def queue_event(store: Store, settings: Settings, event_type: str, video_id: str
 
 def deliver_due(store: Store, settings: Settings) -> int:
     """Post every delivery that is due; returns how many succeeded."""
-    if not settings.webhook_urls:
+    if not (settings.webhook_urls or settings.admin_webhook_urls):
         return 0
     import httpx
     ok_count = 0
