@@ -109,7 +109,7 @@ def generate(
     extend: Optional[Path] = typer.Option(None, "--extend", metavar="VIDEO",
                                           help="Add --seconds after VIDEO (before, with --backward); writes the whole video."),
     backward: bool = typer.Option(False, "--backward", help="With --extend: add the new seconds before the video."),
-    loop: bool = typer.Option(False, "--loop", help="A clip whose last frame flows into its first."),
+    loop: bool = typer.Option(False, "--loop", help="A clip whose last frame flows into its first (a boomerang)."),
     remix: Optional[Path] = typer.Option(None, "--remix", metavar="VIDEO",
                                          help="Redo VIDEO under the prompt (SDEdit), as long as VIDEO."),
     strength: Optional[float] = typer.Option(None, "--strength", help="With --remix: how much may change, in (0, 1] "
@@ -346,6 +346,34 @@ def audit_verify(data_dir: Optional[Path] = DataDir, database_url: Optional[str]
     ok, _, message = _access(data_dir, database_url).verify_audit()
     typer.echo(message, err=not ok)
     raise typer.Exit(0 if ok else 1)
+
+
+moderation_app = typer.Typer(no_args_is_help=True, help="Prompt moderation: check a prompt, evaluate the policy.")
+app.add_typer(moderation_app, name="moderation")
+
+
+@moderation_app.command("check")
+def moderation_check(prompt: str, policy: Optional[Path] = typer.Option(None, help="A policy YAML (default: shipped).")) -> None:
+    """Say whether a prompt would be blocked, and by which category and rule. Exits 1 if blocked."""
+    from .service.moderation import Moderator
+    verdict = Moderator(policy).check(prompt)
+    typer.echo(f"blocked: {verdict.category} ({verdict.reason})" if verdict.blocked else "allowed")
+    raise typer.Exit(1 if verdict.blocked else 0)
+
+
+@moderation_app.command("eval")
+def moderation_eval(policy: Optional[Path] = typer.Option(None, help="A policy YAML (default: shipped)."),
+                    eval_set: Optional[Path] = typer.Option(None, help="A labelled set (default: the shipped held-out set)."),
+                    report: Optional[Path] = typer.Option(None, help="Write the full result as JSON.")) -> None:
+    """Precision, recall and false-positive rate of the policy on a labelled prompt set."""
+    from .service.moderation import Moderator, evaluate
+    r = evaluate(Moderator(policy), eval_set)
+    typer.echo(f"{r['policy_prompts']} policy prompts, {r['benign_prompts']} benign: recall {r['recall']:.1%}, "
+               f"precision {r['precision']:.1%}, false-positive rate {r['false_positive_rate']:.1%}")
+    for name, c in r["per_category"].items():
+        typer.echo(f"  {name:10s} recall {c['recall']:.0%} of {c['prompts']}")
+    if report:
+        report.write_text(json.dumps(r, indent=2) + "\n")
 
 
 def _settings(data_dir: Optional[Path], database_url: Optional[str]):

@@ -178,6 +178,7 @@ def create_app(settings: Settings | None = None, service: VideoService | None = 
         return Depends(check)
 
     Create, Read, Delete, Admin = auth("videos:create"), auth("videos:read"), auth("videos:delete"), auth("admin")
+    Review = auth("review")
 
     @app.exception_handler(AccessError)
     async def _access_error(request: Request, exc: AccessError):
@@ -256,8 +257,12 @@ def create_app(settings: Settings | None = None, service: VideoService | None = 
     def list_models(who: Principal = Read):
         return ok(service.models())
 
+    from ..service.sharing import Sharing
     from .admin import admin_router
+    from .sharing import sharing_router
     app.include_router(admin_router(access, Admin))
+    sharing = Sharing(service.store, access, settings.auto_approve_roles, service.model_version())
+    app.include_router(sharing_router(service, sharing, Create, Read, Review, Admin, settings.public_base_url))
 
     @app.get("/healthz", include_in_schema=False)
     def health():

@@ -45,6 +45,17 @@ class TextEncoder(torch.nn.Module):
         return states, tok["attention_mask"].bool()  # (B, L, 384), (B, L)
 
 
+    @torch.no_grad()
+    def sentence_vectors(self, texts: list[str], max_tokens: int = 128) -> torch.Tensor:
+        """Unit-length sentence vectors (B, 384): the masked mean of token states, as all-MiniLM-L6-v2
+        is trained to give. For similarity search (moderation), not for conditioning."""
+        tok = self.tokenizer(texts, padding=True, truncation=True, max_length=max_tokens, return_tensors="pt")
+        states = self.bert(input_ids=tok["input_ids"], attention_mask=tok["attention_mask"]).last_hidden_state
+        mask = tok["attention_mask"].unsqueeze(-1).float()  # (B, L, 1)
+        mean = (states * mask).sum(1) / mask.sum(1).clamp(min=1)  # (B, 384)
+        return torch.nn.functional.normalize(mean, dim=-1)
+
+
 class CachedTextEncoder:
     """Memoises per prompt: training captions repeat, and so do API prompts."""
 

@@ -47,6 +47,14 @@ class Settings(BaseSettings):
     retention_seconds: int = 7 * 24 * 3600  # downloadable assets expire this long after completion
     poll_after_ms: int = 500  # sent as openai-poll-after-ms, which the SDK's poll() honours
 
+    # Sharing and review.
+    auto_approve_roles: list[str] = Field(default_factory=list)  # roles whose share requests skip review, e.g. ["admin"]
+    public_base_url: str = ""  # how public pages' URLs start, e.g. https://reels.example.org; empty = from the request
+
+    # Moderation.
+    moderation: bool = True  # check every prompt before anything is queued
+    moderation_policy: str = ""  # a policy YAML; empty = the shipped service/policy.yaml
+
     # Uploads.
     max_upload_bytes: int = 50 * 1024 * 1024  # whole request body, multipart included
     max_image_pixels: int = 40_000_000  # bigger images are refused before decoding (decompression bombs)

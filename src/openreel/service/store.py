@@ -139,7 +139,8 @@ class Store:
 
     def insert_job(self, *, video_id: str | None = None, kind: str, model: str, prompt: str, size: str, seconds: str, params: dict,
                    remixed_from: str | None = None, idempotency_key: str | None = None,
-                   owner_id: str | None = None, key_id: str | None = None) -> Job:
+                   owner_id: str | None = None, key_id: str | None = None,
+                   refused: tuple[str, str] | None = None) -> Job:
         """Queue a job. With an idempotency key already used, returns that job instead."""
         if idempotency_key:
             found = self.by_idempotency_key(idempotency_key)
@@ -150,6 +151,9 @@ class Store:
                    seconds=seconds, params=params, remixed_from_video_id=remixed_from,
                    idempotency_key=idempotency_key or None, created_at=int(time.time()), attempts=0,
                    cancel_requested=0, owner_id=owner_id, key_id=key_id)
+        if refused:  # recorded as failed at once and never queued (e.g. blocked by moderation)
+            now = int(time.time())
+            row.update(status="failed", error_code=refused[0], error_message=refused[1], completed_at=now)
         try:
             with self.engine.begin() as c:
                 c.execute(insert(videos).values(**row))

@@ -70,6 +70,7 @@ class VideoService:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = store or Store(settings.db_url())
         self.access = access  # None: no keys (the service used from Python or tests without the access program)
+        self._moderator = None
         self.storage = Storage(settings.data_dir)
         self.defaults = load_defaults(settings.weights or None)  # the model's native sizes, durations, fps
 
@@ -249,6 +250,20 @@ class VideoService:
         found = self.store.by_idempotency_key(scoped)
         return scoped, (self.to_object(found) if found else None)
 
+    @property
+    def moderator(self):
+        if self._moderator is None:
+            from .moderation import Moderator
+            self._moderator = Moderator(self.settings.moderation_policy or None)
+        return self._moderator
+
+    def _moderate(self, prompt: str):
+        """The moderation Verdict if the prompt is blocked (the job is then stored as failed, never queued)."""
+        if not self.settings.moderation:
+            return None
+        verdict = self.moderator.check(prompt)
+        return verdict if verdict.blocked else None
+
     def _admit(self, who: "Principal | None", prompt: str, seconds: int, size: str) -> None:
         """The key's caps, quota and prompt-burst rule, before anything is stored."""
         if self.access and who:
@@ -353,20 +368,32 @@ class VideoService:
 
     def _queue(self, vid: str, kind: str, model: str, prompt: str, size: str, seconds: str, params: dict,
                remixed_from: str | None, idempotency_key: str | None, who: "Principal | None" = None) -> dict:
+        blocked = self._moderate(prompt)
+        refused = None
+        if blocked:
+            refused = ("moderation_blocked", f"This prompt was blocked by the content policy (category: "
+                                             f"{blocked.category}). Nothing was generated.")
+            self.storage.delete(vid)  # an upload for a blocked job is not kept
         try:
             job = self.store.insert_job(video_id=vid, kind=kind, model=model, prompt=prompt, size=size,
                                         seconds=seconds, params=params, remixed_from=remixed_from,
                                         idempotency_key=idempotency_key, owner_id=who.user_id if who else None,
-                                        key_id=who.key_id if who else None)
+                                        key_id=who.key_id if who else None, refused=refused)
         except BaseException:
             self.storage.delete(vid)
             raise
         if job.id != vid:  # an idempotent retry raced us and won: drop our upload
             self.storage.delete(vid)
         elif self.access:
-            self.access.audit(f"key:{who.key_id}" if who else "system", f"video.{kind}", vid,
-                              {"owner": job.owner_id, "key": job.key_id, "model": model, "seconds": seconds,
-                               "size": size, "source": params.get("source_id")})
+            actor = f"key:{who.key_id}" if who else "system"
+            if refused:
+                self.access.audit(actor, "moderation.block", vid, {"owner": job.owner_id, "key": job.key_id,
+                                                                   "category": blocked.category,
+                                                                   "rule": blocked.reason})
+            else:
+                self.access.audit(actor, f"video.{kind}", vid,
+                                  {"owner": job.owner_id, "key": job.key_id, "model": model, "seconds": seconds,
+                                   "size": size, "source": params.get("source_id")})
         return self.to_object(job)
 
     # -- read, list, delete, content -------------------------------------------
@@ -425,6 +452,36 @@ class VideoService:
         return {"object": "list", "data": [
             {"id": name, "object": "model", "created": now, "owned_by": "openreel"}
             for name in self.settings.public_models()]}
+
+    # -- provenance ----------------------------------------------------------------
+
+    def instance_id(self) -> str:
+        """This instance's id, made once and kept in the data folder (it goes into credentials)."""
+        path = self.settings.data_dir / "instance_id"
+        if not path.exists():
+            import secrets as _secrets
+            try:
+                with open(path, "x") as f:  # first writer wins; the others read it
+                    f.write("inst_" + _secrets.token_hex(8))
+            except FileExistsError:
+                pass
+        return path.read_text().strip()
+
+    def model_version(self) -> str:
+        """The built-in model's version: a SHA-256 prefix of its transformer weights."""
+        if not hasattr(self, "_model_version"):
+            import hashlib
+            from ..pipeline import WEIGHTS_DIR
+            folder = Path(self.settings.weights) if self.settings.weights else WEIGHTS_DIR
+            h = hashlib.sha256((folder / "transformer.safetensors").read_bytes()).hexdigest()
+            self._model_version = f"{self.settings.model_name}@{h[:16]}"
+        return self._model_version
+
+    def credentials_summary(self, job: Job) -> list[str]:
+        """What the public page says about where the video came from."""
+        return [f"AI-generated (trainedAlgorithmicMedia) by {self.model_version()}",
+                f"video {job.id} on instance {self.instance_id()}",
+                "prompt moderated and the video reviewed before publication"]
 
     # -- the wire object -----------------------------------------------------
 
