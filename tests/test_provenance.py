@@ -81,7 +81,12 @@ def test_credentials_are_made_once_with_private_keys_0600(tmp_path):
     again = c2pa_sign.ensure_credentials(tmp_path)
     assert again == first
     assert stat.S_IMODE(os.stat(tmp_path / "signer-key.pem").st_mode) == 0o600
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["ca.pem", "signer-chain.pem", "signer-key.pem"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ca-key.pem", "ca.pem", "signer-chain.pem", "signer-key.pem"]
+    assert stat.S_IMODE(os.stat(tmp_path / "ca-key.pem").st_mode) == 0o600
+    # A lost (or expiring) leaf is replaced under the same CA: verifiers keep their anchor.
+    (tmp_path / "signer-chain.pem").unlink()
+    renewed = c2pa_sign.ensure_credentials(tmp_path)
+    assert renewed.ca_pem == first.ca_pem and renewed.key_pem != first.key_pem
     # An organisation's chain + key given as paths is used as is.
     org = c2pa_sign.ensure_credentials(tmp_path / "unused", chain_pem=tmp_path / "signer-chain.pem",
                                        key_pem=tmp_path / "signer-key.pem")

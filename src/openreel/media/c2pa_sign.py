@@ -33,19 +33,25 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from .. import __version__
+
 ASSERTION = "org.openreel.generation"
 TRAINED = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 FORMATS = {".mp4": "video/mp4", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp"}
-CLAIM_WORDS = {  # claim key -> how describe() says it
+CLAIM_WORDS = {  # claim key -> how describe() says it (the service's names, then short aliases)
     "openreel_version": "made with OpenReel {}",
     "model": "by the model {}",
+    "model_weights_sha256": "whose weights have SHA-256 {}",
     "weights_sha256": "whose weights have SHA-256 {}",
+    "training_data_manifest_sha256": "trained on the data manifest with SHA-256 {}",
     "data_manifest_sha256": "trained on the data manifest with SHA-256 {}",
-    "params_sha256": "generation parameters hash to SHA-256 {}",
-    "video_id": "video id {}",
+    "generation_parameters_sha256": "its generation parameters hash to SHA-256 {}",
+    "params_sha256": "its generation parameters hash to SHA-256 {}",
+    "video_id": "its video id is {}",
     "instance_id": "on the OpenReel instance {}",
+    "digital_source_type": "its digital source type is {}",
 }
-CA_YEARS, LEAF_YEARS = 10, 2
+CA_YEARS, LEAF_YEARS, RENEW_DAYS = 20, 2, 30  # without a timestamp authority, validity is checked now
 
 
 @dataclass(frozen=True)
@@ -109,23 +115,30 @@ def _key_pem(key) -> str:
                              serialization.NoEncryption()).decode()
 
 
-def make_credentials(org: str = "OpenReel instance") -> Credentials:
-    """A fresh P-256 CA and an ES256 leaf it signs, with the extensions c2pa checks."""
+def _make_ca(org: str) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
     now = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)  # tolerate small clock skew
-    ca_key, leaf_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca_name = _name(org, f"{org} C2PA root")
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
-          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-          .not_valid_before(now).not_valid_after(now + dt.timedelta(days=365 * CA_YEARS))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-          .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=False,
-                                       data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                                       crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
-          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-          .sign(ca_key, hashes.SHA256()))
-    leaf = (x509.CertificateBuilder().subject_name(_name(org, f"{org} content signer")).issuer_name(ca_name)
-            .public_key(leaf_key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now).not_valid_after(now + dt.timedelta(days=365 * LEAF_YEARS))
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = _name(org, f"{org} C2PA root")
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now).not_valid_after(now + dt.timedelta(days=365 * CA_YEARS))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=False,
+                                         data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                                         crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .sign(key, hashes.SHA256()))
+    return cert, key
+
+
+def _make_leaf(ca: x509.Certificate, ca_key) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """An ES256 signing certificate under ca, with the key usages c2pa checks for."""
+    now = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
+    org = ca.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder().subject_name(_name(org, f"{org} content signer")).issuer_name(ca.subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now).not_valid_after(min(now + dt.timedelta(days=365 * LEAF_YEARS), ca.not_valid_after_utc))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
                                          data_encipherment=False, key_agreement=False, key_cert_sign=False,
@@ -134,10 +147,17 @@ def make_credentials(org: str = "OpenReel instance") -> Credentials:
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION,
                                                   x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36")]),  # documentSigning
                            critical=False)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(leaf_key.public_key()), critical=False)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
             .sign(ca_key, hashes.SHA256()))
-    return Credentials(_pem(leaf) + _pem(ca), _key_pem(leaf_key), _pem(ca), "es256")
+    return cert, key
+
+
+def make_credentials(org: str = "OpenReel instance") -> Credentials:
+    """A fresh P-256 CA and an ES256 leaf it signs (in memory; ensure_credentials keeps them)."""
+    ca, ca_key = _make_ca(org)
+    leaf, key = _make_leaf(ca, ca_key)
+    return Credentials(_pem(leaf) + _pem(ca), _key_pem(key), _pem(ca), "es256")
 
 
 def _write_private(path: Path, text: str, mode: int) -> None:
@@ -175,24 +195,38 @@ def load_credentials(chain_pem: Path, key_pem: Path, ca_pem: Path | None = None)
 
 def ensure_credentials(folder: Path, org: str = "OpenReel instance", chain_pem: Path | None = None,
                        key_pem: Path | None = None, ca_pem: Path | None = None) -> Credentials:
-    """The instance's signing credentials: an organisation's if chain_pem and key_pem are given,
-    else the local CA and leaf under `folder`, made on the first call (private keys 0600)."""
+    """The instance's signing credentials.
+
+    With chain_pem and key_pem: an organisation's chain (leaf first) and key, used as given.
+    Otherwise a local CA and leaf under `folder`, made on the first call and loaded after
+    (private keys 0600). A leaf within RENEW_DAYS of expiry is replaced by a new one from
+    the same CA, so verifiers keep the same trust anchor.
+    """
     if chain_pem or key_pem:
         if not (chain_pem and key_pem):
             raise ValueError("an organisation's credentials need both chain_pem and key_pem")
         return load_credentials(chain_pem, key_pem, ca_pem)
     folder = Path(folder)
-    files = {"chain": folder / "signer-chain.pem", "key": folder / "signer-key.pem", "ca": folder / "ca.pem"}
-    if all(p.exists() for p in files.values()):
-        return load_credentials(files["chain"], files["key"], files["ca"])
-    folder.mkdir(parents=True, exist_ok=True)
-    creds = make_credentials(org)
-    # The CA's private key is not kept: the leaf is all an instance signs with, and a new
-    # leaf means a new CA, which verifiers must be given again.
-    _write_private(files["key"], creds.key_pem, 0o600)
-    _write_private(files["ca"], creds.ca_pem, 0o644)
-    _write_private(files["chain"], creds.chain_pem, 0o644)  # written last: its presence means "complete"
-    return creds
+    files = {"ca": folder / "ca.pem", "ca_key": folder / "ca-key.pem",
+             "chain": folder / "signer-chain.pem", "key": folder / "signer-key.pem"}
+    if files["ca"].exists() and files["ca_key"].exists():
+        ca = x509.load_pem_x509_certificate(files["ca"].read_bytes())
+        ca_key = serialization.load_pem_private_key(files["ca_key"].read_bytes(), password=None)
+    else:
+        folder.mkdir(parents=True, exist_ok=True)
+        ca, ca_key = _make_ca(org)
+        _write_private(files["ca_key"], _key_pem(ca_key), 0o600)
+        _write_private(files["ca"], _pem(ca), 0o644)  # written after its key: its presence means "complete"
+        files["chain"].unlink(missing_ok=True)  # a leaf from an older CA is of no use now
+    if files["chain"].exists() and files["key"].exists():
+        leaf = x509.load_pem_x509_certificates(files["chain"].read_bytes())[0]
+        fresh = leaf.not_valid_after_utc - dt.datetime.now(dt.timezone.utc) > dt.timedelta(days=RENEW_DAYS)
+        if fresh and leaf.issuer == ca.subject:
+            return load_credentials(files["chain"], files["key"], files["ca"])
+    leaf, key = _make_leaf(ca, ca_key)
+    _write_private(files["key"], _key_pem(key), 0o600)
+    _write_private(files["chain"], _pem(leaf) + _pem(ca), 0o644)
+    return load_credentials(files["chain"], files["key"], files["ca"])
 
 
 # --------------------------------------------------------------------------
@@ -244,7 +278,7 @@ def sign_file(src: Path, dst: Path, claims: dict, creds: Credentials, ingredient
     ingredients = [Path(p) for p in ingredients]
     json.dumps(claims)  # fail here, not deep in c2pa, if a claim is not plain data
     manifest = {
-        "claim_generator_info": [{"name": "OpenReel", "version": str(claims.get("openreel_version", ""))}],
+        "claim_generator_info": [{"name": "OpenReel", "version": str(claims.get("openreel_version", __version__))}],
         "title": title or dst.name,
         "assertions": [
             {"label": "c2pa.actions", "data": {"actions": [{"action": "c2pa.created", "digitalSourceType": TRAINED}]}},
