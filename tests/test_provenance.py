@@ -90,7 +90,7 @@ def test_credentials_are_made_once_with_private_keys_0600(tmp_path):
     # An organisation's chain + key given as paths is used as is.
     org = c2pa_sign.ensure_credentials(tmp_path / "unused", chain_pem=tmp_path / "signer-chain.pem",
                                        key_pem=tmp_path / "signer-key.pem")
-    assert org.chain_pem == first.chain_pem and org.alg == "es256"
+    assert org.chain_pem == renewed.chain_pem and org.alg == "es256"
     (tmp_path / "leaf-only.pem").write_text(first.chain_pem.split("-----END CERTIFICATE-----")[0]
                                             + "-----END CERTIFICATE-----\n")
     with pytest.raises(ValueError, match="needs a chain"):
