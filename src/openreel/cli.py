@@ -348,6 +348,45 @@ def audit_verify(data_dir: Optional[Path] = DataDir, database_url: Optional[str]
     raise typer.Exit(0 if ok else 1)
 
 
+@app.command()
+def verify(
+    file: Path = typer.Argument(..., help="A video file (MP4) to check."),
+    data_dir: Optional[Path] = DataDir, database_url: Optional[str] = DbUrl,
+    as_json: bool = typer.Option(False, "--json", help="Print the whole report as JSON."),
+) -> None:
+    """Check a video's C2PA credentials (valid? trusted by this instance?) and trace its watermark."""
+    if not file.is_file():
+        fail(f"file: {file} does not exist or is not a file")
+    from .service.provenance import Provenance, instance_id
+    from .service.store import Store
+    settings = _settings(data_dir, database_url)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    prov = Provenance(settings, Store(settings.db_url()), instance_id(settings.data_dir), settings.model_name)
+    try:
+        report = prov.verify(file, show_owner=True)  # the CLI runs with the instance's own database access
+    except ValueError as exc:
+        fail(f"file: {exc}")
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    c2, wm = report["c2pa"], report["watermark"]
+    if not c2["present"]:
+        typer.echo("C2PA: no content credentials in this file" + (f" ({c2['errors'][0]})" if c2["errors"] else ""))
+    else:
+        typer.echo(f"C2PA: {'valid' if c2['valid'] else 'INVALID'}, "
+                   f"{'trusted (signed by this instance)' if c2['trusted'] else 'not trusted by this instance'}")
+        for line in c2["summary"]:
+            typer.echo(f"  {line}")
+        for err in c2["errors"]:
+            typer.echo(f"  problem: {err}")
+    if wm["found"]:
+        where = f"video {wm['video_id']}" if wm["video_id"] else "a video this instance does not know"
+        owner = f", owner {wm['owner']}" if wm.get("owner") else ""
+        typer.echo(f"Watermark: found (payload {wm['payload']:012x}, confidence {wm['confidence']:.2f}): {where}{owner}")
+    else:
+        typer.echo("Watermark: none found")
+
+
 moderation_app = typer.Typer(no_args_is_help=True, help="Prompt moderation: check a prompt, evaluate the policy.")
 app.add_typer(moderation_app, name="moderation")
 

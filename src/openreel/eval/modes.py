@@ -9,9 +9,10 @@ measures the same prompts and noise. Per mode:
 
   image     the first frame of a world scene + its caption -> 2 s. PSNR of frame 0
             against the image, and whether the probe reads the prompt's motion.
-  extend    a generated 2 s clip + 2 s more, forward and backward. The seam step
-            (centroid and colour) against the median of the clip's other steps,
-            and the probe's reading of the new 2 s against their prompt.
+  extend    a generated 2 s clip + 2 s more, forward and backward, continuing the
+            same action where it still fits (else another that fits, chosen from the
+            object's end state). The seam step (centroid and colour) against the median
+            of the clip's other steps, and the probe's reading of the new 2 s.
   loop      2 s loops: the last-to-first step against the median step.
   remix     a generated clip remixed with its prompt in another colour: is the
             colour the asked one, and are shape and motion the source's reading?
@@ -156,16 +157,20 @@ def measure_image(pipe, n: int, tmp: Path) -> dict:
         scene = sample_scene(rng)
         image = render(scene, 64, 64, 16)[0]
         prompt = canonical_prompt(scene.shape, scene.color, scene.motion, scene.background)
-        frames = round_trip(pipe(prompt, image=image, seed=i).frames, 8, tmp)
+        video = pipe(prompt, image=image, seed=i)
+        frames = round_trip(video.frames, 8, tmp)
+        own = pipe.decode(pipe.encode_frame(image))[0]  # frame 0 before the MP4 round trip
         r = probe(frames)
         s = seam(frames, [0])  # not in the acceptance, but an image -> video must not jump after frame 0
         rows.append({"prompt": prompt, "psnr": psnr(frames[0], image), "motion": r.motion,
                      "psnr_ok": psnr(frames[0], image) >= 25, "motion_ok": r.motion == scene.motion,
                      "all_ok": r.attributes == (scene.shape, scene.color, scene.background, scene.motion),
-                     "first_step": s, "first_step_ok": s["ok"]})
+                     "first_step": s, "first_step_ok": s["ok"], "psnr_decoded": psnr(own, image)})
     return {"n": n, "psnr_ok": rate(rows, "psnr_ok"), "psnr_median": float(np.median([r["psnr"] for r in rows])),
             "psnr_min": float(np.min([r["psnr"] for r in rows])), "motion_ok": rate(rows, "motion_ok"),
-            "all_attributes_ok": rate(rows, "all_ok"), "first_step_ok": rate(rows, "first_step_ok"), "cases": rows}
+            "all_attributes_ok": rate(rows, "all_ok"), "first_step_ok": rate(rows, "first_step_ok"),
+            "psnr_decoded_median": float(np.median([r["psnr_decoded"] for r in rows])),
+            "psnr_decoded_ok": float(np.mean([r["psnr_decoded"] >= 25 for r in rows])), "cases": rows}
 
 
 def measure_extend(pipe, n: int, tmp: Path, backward: bool) -> dict:
@@ -175,7 +180,8 @@ def measure_extend(pipe, n: int, tmp: Path, backward: bool) -> dict:
         source = pipe(canonical_prompt(shape, color, motion, bg), seed=seed).frames  # 2 s
         state = end_state(source, last=not backward)
         options = feasible_motions(*state, ending=backward) if state else list(MOTIONS)
-        new_motion = options[rng.integers(len(options))]
+        # "Continuing it": the same action where it still fits, else another that fits.
+        new_motion = motion if motion in options else options[rng.integers(len(options))]
         prompt = canonical_prompt(shape, color, new_motion, bg)
         video = pipe.extend(source, prompt, seconds=2, backward=backward, seed=seed + 1)
         frames = round_trip(video.frames, 8, tmp)
@@ -184,12 +190,17 @@ def measure_extend(pipe, n: int, tmp: Path, backward: bool) -> dict:
         at = len(new) - 1 if backward else k - 1  # the step across the seam
         r = probe(new)
         row = {"prompt": prompt, "source_motion": motion, "seam": seam(frames, [at]), "read": r.attributes,
-               "want": (shape, color, bg, new_motion)}
+               "want": (shape, color, bg, new_motion), "same_motion": new_motion == motion}
         row.update(seam_ok=row["seam"]["ok"], seam_ok_raw=row["seam"]["ok_raw"],
                    follows=r.attributes == row["want"], motion_ok=r.motion == new_motion)
         rows.append(row)
+    same = [r for r in rows if r["same_motion"]]
+    other = [r for r in rows if not r["same_motion"]]
     return {"n": n, "seam_ok": rate(rows, "seam_ok"), "seam_ok_raw": rate(rows, "seam_ok_raw"),
-            "follows_prompt": rate(rows, "follows"), "motion_ok": rate(rows, "motion_ok"), "cases": rows}
+            "follows_prompt": rate(rows, "follows"), "motion_ok": rate(rows, "motion_ok"),
+            "same_motion": {"n": len(same), "seam_ok": rate(same, "seam_ok"), "follows_prompt": rate(same, "follows")},
+            "new_motion": {"n": len(other), "seam_ok": rate(other, "seam_ok"), "follows_prompt": rate(other, "follows")},
+            "cases": rows}
 
 
 def measure_loop(pipe, n: int, tmp: Path) -> dict:
@@ -371,10 +382,15 @@ def summary(name: str, r: dict) -> str:
     if name == "image":
         return (f"image      n={r['n']}  psnr>=25 {pct(r['psnr_ok'])} (median {r['psnr_median']:.1f} dB, "
                 f"min {r['psnr_min']:.1f})  motion {pct(r['motion_ok'])}  all attributes {pct(r['all_attributes_ok'])}  "
-                f"frame 0->1 step ok {pct(r['first_step_ok'])}")
+                f"frame 0->1 step ok {pct(r['first_step_ok'])}  (before MP4: median "
+                f"{r['psnr_decoded_median']:.1f} dB, >=25 in {pct(r['psnr_decoded_ok'])})")
     if name == "extend":
         return "\n".join(f"extend {k:8s} n={v['n']}  seam ok {pct(v['seam_ok'])} (no floor {pct(v['seam_ok_raw'])})  "
-                         f"follows prompt {pct(v['follows_prompt'])}  motion {pct(v['motion_ok'])}" for k, v in r.items())
+                         f"follows prompt {pct(v['follows_prompt'])}  motion {pct(v['motion_ok'])}  "
+                         f"[same action n={v['same_motion']['n']}: seam {pct(v['same_motion']['seam_ok'])}, follows "
+                         f"{pct(v['same_motion']['follows_prompt'])}; new action n={v['new_motion']['n']}: seam "
+                         f"{pct(v['new_motion']['seam_ok'])}, follows {pct(v['new_motion']['follows_prompt'])}]"
+                         for k, v in r.items())
     if name == "loop":
         return f"loop       n={r['n']}  last->first ok {pct(r['loop_ok'])} (no floor {pct(r['loop_ok_raw'])})"
     if name == "remix":
