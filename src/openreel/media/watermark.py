@@ -204,16 +204,17 @@ def _layout(height: int, width: int, key: bytes) -> _Layout:
     vectors = band.T @ rotation
     # Each projection moves by up to delta/2 (uniform): CODED_BITS * delta^2 / 12 spread over the cells.
     delta = float(np.sqrt(12 * rows * cols * MSE_TARGET / CODED_BITS))
-    return _Layout(down_r, down_c, up_r, up_c, vectors, rng.random(CODED_BITS), delta)
+    f32 = lambda m: m.astype(np.float32)  # pixel-sized products in float32: 2x faster at 1080p, same lattice
+    return _Layout(f32(down_r), f32(down_c), f32(up_r), f32(up_c), vectors, rng.random(CODED_BITS), delta)
 
 
 def _projections(lay: _Layout, luma: np.ndarray) -> np.ndarray:
     cells = lay.down_r @ luma @ lay.down_c.T  # (rows, cols)
-    return cells.reshape(-1) @ lay.vectors  # (CODED_BITS,)
+    return cells.reshape(-1).astype(np.float64) @ lay.vectors  # (CODED_BITS,)
 
 
 def _luma(frame: np.ndarray) -> np.ndarray:
-    return frame.astype(np.float64) @ LUMA  # (H, W)
+    return frame.astype(np.float32) @ LUMA.astype(np.float32)  # (H, W)
 
 
 def _check_frames(frames) -> np.ndarray:
@@ -240,14 +241,14 @@ def embed(frames: np.ndarray, payload: int, key: bytes = DEFAULT_KEY) -> np.ndar
     offset = lay.dither + coded / 2.0  # in lattice steps: a 1 sits half a step away from a 0
     out = np.empty_like(frames)
     for t, frame in enumerate(frames):
-        base = frame.astype(np.float64)
-        added = np.zeros(frame.shape[:2])
+        base = frame.astype(np.float32)
+        added = np.zeros(frame.shape[:2], np.float32)
         marked = frame
         for i in range(REFINE):
             p = _projections(lay, _luma(marked)) / lay.delta
             if i == 0:
                 target = np.round(p - offset) + offset
-            change = ((target - p) * lay.delta) @ lay.vectors.T  # (cells,)
+            change = (((target - p) * lay.delta) @ lay.vectors.T).astype(np.float32)  # (cells,)
             added += lay.up_r @ change.reshape(lay.down_r.shape[0], -1) @ lay.up_c.T
             marked = np.clip(np.round(base + added[..., None]), 0, 255).astype(np.uint8)
         out[t] = marked
