@@ -97,6 +97,15 @@ def test_credentials_are_made_once_with_private_keys_0600(tmp_path):
         c2pa_sign.load_credentials(tmp_path / "leaf-only.pem", tmp_path / "signer-key.pem")
 
 
+def test_a_self_signed_leaf_is_refused(clips, tmp_path):
+    root, key = c2pa_sign._make_ca("Self")  # a self-signed certificate with its own key
+    self_signed = c2pa_sign.Credentials(c2pa_sign._pem(root), c2pa_sign._key_pem(key), c2pa_sign._pem(root), "es256")
+    raw = write_mp4(tmp_path / "raw.mp4", clips["64x64"], 8)
+    with pytest.raises(ValueError, match="refused to sign"):
+        c2pa_sign.sign_mp4(raw, tmp_path / "signed.mp4", CLAIMS, self_signed)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["raw.mp4"]  # nothing half-written
+
+
 def test_signed_video_is_valid_and_trusted_with_the_instance_ca(signed, creds):
     assert c2pa_state(signed)["validation_state"] == "Valid"
     store = c2pa_state(signed, creds.ca_pem)
@@ -136,7 +145,7 @@ def test_bad_files_are_refused_clearly(signed, clips, tmp_path):
     with pytest.raises(ValueError, match="not an MP4"):
         c2pa_sign.read_mp4(tmp_path / "notes.mp4", None)
     (tmp_path / "clip.webm").write_bytes(b"\x1a\x45\xdf\xa3")
-    with pytest.raises(ValueError, match="can sign"):
+    with pytest.raises(ValueError, match="handled for"):
         c2pa_sign.read_mp4(tmp_path / "clip.webm", None)
     plain = c2pa_sign.read_mp4(write_mp4(tmp_path / "plain.mp4", clips["64x64"], 8), None)
     assert (plain.has_manifest, plain.valid, plain.describe()) == (

@@ -236,7 +236,7 @@ def ensure_credentials(folder: Path, org: str = "OpenReel instance", chain_pem: 
 def _format(path: Path) -> str:
     fmt = FORMATS.get(Path(path).suffix.lower())
     if fmt is None:
-        raise ValueError(f"{path}: can sign {', '.join(sorted(FORMATS))} files only")
+        raise ValueError(f"{path}: C2PA credentials are handled for {', '.join(sorted(FORMATS))} files only")
     return fmt
 
 
@@ -246,6 +246,11 @@ def _check_readable(path: Path, fmt: str) -> None:
     if not path.is_file():
         raise ValueError(f"{path}: no such file")
     data = path.read_bytes()
+    if fmt == "image/jpeg" and not (data[:3] == b"\xff\xd8\xff" and data.rstrip(b"\0")[-2:] == b"\xff\xd9"):
+        raise ValueError(f"{path}: not a whole JPEG file")
+    if fmt == "image/webp" and not (data[:4] == b"RIFF" and data[8:12] == b"WEBP"
+                                    and int.from_bytes(data[4:8], "little") + 8 <= len(data)):
+        raise ValueError(f"{path}: not a whole WebP file")
     if fmt == "video/mp4":
         if len(data) < 16 or data[4:8] != b"ftyp":
             raise ValueError(f"{path}: not an MP4 file (no ftyp box at the start)")
@@ -301,6 +306,11 @@ def sign_file(src: Path, dst: Path, claims: dict, creds: Credentials, ingredient
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, dst)
+    except c2pa.C2paError.Signature as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise ValueError(f"c2pa refused to sign with these credentials ({exc}): the signing certificate must be "
+                         "issued by a CA (a self-signed one is refused), allow emailProtection or documentSigning, "
+                         "and be within its validity dates") from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
