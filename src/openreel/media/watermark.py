@@ -35,6 +35,14 @@ How it works (spread-transform dither modulation, Chen & Wornell 2001):
 The key seeds the vectors and the dither: without it the watermark can be
 neither read nor forged at will. DEFAULT_KEY is public; an instance passes its
 own secret key.
+
+Measured (scripts/bench_watermark.py, 60 videos, 12 of them shipped scaled up):
+every payload recovered exactly after CRF 28, half size and back, and trimming
+a second at each end; PSNR cost 39.6 dB mean, 38.25 dB worst; no false
+positive in 1,320 decodes of unmarked video. Limits: the margin is thinnest on
+64x64 files re-encoded at CRF 28; trimming *and* CRF 28 together loses about
+one 64x64 payload in three; crops, rotations and flips are not survived; pure
+black or white areas carry less of the mark (clipping).
 """
 
 from __future__ import annotations
