@@ -26,10 +26,11 @@ def free_port() -> int:
 class Server:
     """`openreel serve` as a subprocess, with its own data folder and (by default) SQLite."""
 
-    def __init__(self, data_dir: Path, workers: int = 1, env: dict | None = None, port: int | None = None):
+    def __init__(self, data_dir: Path, workers: int = 1, env: dict | None = None, port: int | None = None,
+                 admin_key: str | None = None):
         self.data_dir, self.workers = Path(data_dir), workers
         self.port = port or free_port()
-        self.admin_key = "ork_" + secrets.token_urlsafe(32)
+        self.admin_key = admin_key or "ork_" + secrets.token_urlsafe(32)  # reuse one to restart on the same data
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "OPENREEL_DATA_DIR": str(self.data_dir), "OPENREEL_LEASE_SECONDS": "4",
                     "OPENREEL_HEARTBEAT_SECONDS": "0.5", "OPENREEL_POLL_AFTER_MS": "100",

@@ -216,7 +216,7 @@ def test_another_users_video_is_404_and_absent_from_lists(server):
 def test_revocation_holds_on_the_next_request_in_another_server_process(server, tmp_path):
     uid = make_user(server, "revoke-me", "creator")
     key_id, key = make_key(server, uid, "soon revoked")
-    second = Server(server.data_dir, workers=0, env={"OPENREEL_BOOTSTRAP_ADMIN_KEY": server.admin_key}).start(wait_workers=False)
+    second = Server(server.data_dir, workers=0, admin_key=server.admin_key).start(wait_workers=False)
     try:
         with server.as_key(key) as c1, second.as_key(key) as c2:
             queued = c2.post("/v1/videos", json={"prompt": PROMPT, "size": "64x64", "seconds": 4, "steps": 80}).json()["id"]

@@ -149,8 +149,12 @@ def test_remix_edit_and_extend(client):
     assert remix.status == "completed", remix.error
     assert remix.remixed_from_video_id == source.id and remix.seconds == "2"
 
+    # openai 3.54 refuses video={"id": ...} client-side (it expects a file at that path), so a
+    # reference to a stored video goes in extra_body, which the SDK sends as the form field video[id].
+    import openai
+    by_id = {"video": openai.omit, "extra_body": {"video": {"id": source.id}}}
     edit = client.videos.poll(client.videos.edit(prompt="a white circle moving right on a gray background",
-                                                 video={"id": source.id}).id)
+                                                 **by_id).id)
     assert edit.status == "completed", edit.error
     mp4 = client.videos.download_content(source.id).read()
     edit_file = client.videos.poll(client.videos.edit(prompt="a white circle moving right on a gray background",
@@ -159,7 +163,7 @@ def test_remix_edit_and_extend(client):
     assert decode_mp4(client.videos.download_content(edit_file.id).read())[0].shape == (16, 64, 64, 3)
 
     ext = client.videos.poll(client.videos.extend(prompt="a red circle moving right on a gray background",
-                                                  seconds="4", video={"id": source.id}).id)
+                                                  seconds="4", **by_id).id)
     assert ext.status == "completed", ext.error
     assert ext.seconds == "6"  # the stitched total
     frames = decode_mp4(client.videos.download_content(ext.id).read())[0]

@@ -81,7 +81,7 @@ def test_kill9_the_server_with_jobs_queued_and_they_all_complete_after_restart(t
         assert not srv.worker_pids()
     finally:
         srv.stop()
-    again = Server(tmp_path / "data").start()
+    again = Server(tmp_path / "data", admin_key=srv.admin_key).start()
     try:
         done = wait_terminal(again, ids)
         assert all(v["status"] == "completed" for v in done.values()), done

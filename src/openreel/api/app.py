@@ -253,6 +253,27 @@ def create_app(settings: Settings | None = None, service: VideoService | None = 
         return ok(await run_in_threadpool(service.remix, video_id, fields, request.headers.get("idempotency-key"),
                                           who), headers=poll)
 
+    @app.post("/v1/verify", tags=["provenance"], openapi_extra={"requestBody": {"required": True, "content": {
+        "multipart/form-data": {"schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}},
+                                           "required": ["file"]}}}}})
+    async def verify_file(request: Request, who: Principal = Read):
+        import tempfile
+        from pathlib import Path
+        fields = await read_fields(request, settings)
+        upload = fields.get("file")
+        if not isinstance(upload, Upload) or not upload.data:
+            raise ServiceError(400, "file is required: the video to verify, as a multipart file", param="file",
+                               code="missing_required_parameter")
+        with tempfile.TemporaryDirectory() as d:
+            path = Path(d) / "upload.mp4"
+            path.write_bytes(upload.data)
+            try:
+                report = await run_in_threadpool(service.provenance.verify, path, who.sees_everything)
+            except ValueError as exc:
+                raise ServiceError(400, f"file: {exc}", param="file", code="invalid_file") from None
+        report["file"] = upload.filename or "upload"
+        return ok(report)
+
     @app.get("/v1/models", tags=["models"])
     def list_models(who: Principal = Read):
         return ok(service.models())

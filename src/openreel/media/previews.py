@@ -58,3 +58,20 @@ def spritesheet(frames: np.ndarray, tiles: int = 10, columns: int = 5, tile_widt
     buf = io.BytesIO()
     sheet.save(buf, format="JPEG", quality=85)
     return buf.getvalue()
+
+
+def stamp(frames: np.ndarray, text: str) -> np.ndarray:
+    """A small visible label in the bottom-right corner of every frame (the optional visible watermark)."""
+    from PIL import ImageDraw, ImageFont
+    out = []
+    font = ImageFont.load_default()
+    for frame in frames:
+        im = Image.fromarray(frame)
+        draw = ImageDraw.Draw(im)
+        left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+        w, h = right - left, bottom - top
+        x, y = max(0, im.width - w - 3), max(0, im.height - h - 4)
+        draw.rectangle((x - 2, y - 1, x + w + 1, y + h + 2), fill=(0, 0, 0))
+        draw.text((x - left, y - top), text, fill=(255, 255, 255), font=font)
+        out.append(np.asarray(im))
+    return np.stack(out)

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     auto_approve_roles: list[str] = Field(default_factory=list)  # roles whose share requests skip review, e.g. ["admin"]
     public_base_url: str = ""  # how public pages' URLs start, e.g. https://reels.example.org; empty = from the request
 
+    # Provenance. Every output carries an invisible watermark and C2PA credentials.
+    c2pa: bool = True  # sign every MP4 with the instance's certificate chain (made on first start)
+    visible_watermark: bool = False  # also stamp a small visible label (off by default for self-hosting)
+    visible_watermark_text: str = "AI · OpenReel"
+
     # Moderation.
     moderation: bool = True  # check every prompt before anything is queued
     moderation_policy: str = ""  # a policy YAML; empty = the shipped service/policy.yaml

@@ -457,15 +457,15 @@ class VideoService:
 
     def instance_id(self) -> str:
         """This instance's id, made once and kept in the data folder (it goes into credentials)."""
-        path = self.settings.data_dir / "instance_id"
-        if not path.exists():
-            import secrets as _secrets
-            try:
-                with open(path, "x") as f:  # first writer wins; the others read it
-                    f.write("inst_" + _secrets.token_hex(8))
-            except FileExistsError:
-                pass
-        return path.read_text().strip()
+        from .provenance import instance_id
+        return instance_id(self.settings.data_dir)
+
+    @property
+    def provenance(self):
+        if not hasattr(self, "_provenance"):
+            from .provenance import Provenance
+            self._provenance = Provenance(self.settings, self.store, self.instance_id(), self.settings.model_name)
+        return self._provenance
 
     def model_version(self) -> str:
         """The built-in model's version: a SHA-256 prefix of its transformer weights."""
@@ -479,8 +479,13 @@ class VideoService:
 
     def credentials_summary(self, job: Job) -> list[str]:
         """What the public page says about where the video came from."""
-        return [f"AI-generated (trainedAlgorithmicMedia) by {self.model_version()}",
-                f"video {job.id} on instance {self.instance_id()}",
+        c = self.provenance.claims(job)
+        return ["AI-generated: C2PA digitalSourceType trainedAlgorithmicMedia, signed by this instance",
+                f"model {c['model']} (weights SHA-256 {c['model_weights_sha256'][:16]}...)",
+                f"trained only on OpenReel's procedural world (data manifest SHA-256 "
+                f"{c['training_data_manifest_sha256'][:16]}...)",
+                f"video {c['video_id']} on instance {c['instance_id']}, OpenReel {c['openreel_version']}",
+                "an invisible watermark in the frames traces copies back to this video",
                 "prompt moderated and the video reviewed before publication"]
 
     # -- the wire object -----------------------------------------------------

@@ -79,17 +79,33 @@ def generate(pipe, job: Job, storage: Storage, callback: Callable[[int, int], No
     raise ValueError(f"mode {mode!r} is not known to this worker")
 
 
-def write_assets(video, job: Job, storage: Storage) -> None:
-    """The MP4 at the asked size, the native MP4 (a source for remixes), thumbnail and sprite sheet."""
+def write_assets(video, job: Job, storage: Storage, provenance=None) -> None:
+    """The MP4 at the asked size, the native MP4 (a source for remixes), thumbnail and sprite sheet.
+
+    With provenance, the frames carry the invisible watermark and the MP4 is signed with C2PA,
+    listing the source videos (remix, edit, extend) as ingredients.
+    """
     from ..media.previews import spritesheet, thumbnail, write_atomic
     from ..media.video import write_mp4
     folder = storage.folder(job.id, create=True)
     out = _size(job.params["output_size"])
-    native = (video.frames.shape[2], video.frames.shape[1])
-    write_mp4(folder / NATIVE, video.frames, video.fps)
-    write_mp4(folder / VARIANTS["video"][0], video.frames, video.fps, scale_to=None if out == native else out)
-    write_atomic(folder / VARIANTS["thumbnail"][0], thumbnail(video.frames, out))
-    write_atomic(folder / VARIANTS["spritesheet"][0], spritesheet(video.frames))
+    frames = provenance.mark(video.frames, job) if provenance else video.frames
+    native = (frames.shape[2], frames.shape[1])
+    write_mp4(folder / NATIVE, frames, video.fps)
+    final = folder / VARIANTS["video"][0]
+    write_mp4(final, frames, video.fps, scale_to=None if out == native else out)
+    if provenance and provenance.settings.c2pa:
+        sources = []
+        if "source_id" in job.params:
+            sources.append(storage.path(job.params["source_id"], VARIANTS["video"][0]))
+        elif job.params.get("mode") in ("edit", "extend"):
+            sources.append(storage.path(job.id, SOURCE_VIDEO))
+        provenance.sign(final, job, sources)
+    write_atomic(folder / VARIANTS["thumbnail"][0], thumbnail(frames, out))
+    write_atomic(folder / VARIANTS["spritesheet"][0], spritesheet(frames))
+    if provenance and provenance.settings.c2pa:
+        provenance.sign_still(folder / VARIANTS["thumbnail"][0], job)
+        provenance.sign_still(folder / VARIANTS["spritesheet"][0], job)
 
 
 class Worker:
@@ -100,6 +116,8 @@ class Worker:
         self.storage = Storage(settings.data_dir)
         self._pipe = pipeline
         self.stopping = threading.Event()
+        from .provenance import Provenance, instance_id
+        self.provenance = Provenance(settings, self.store, instance_id(settings.data_dir), settings.model_name)
 
     @property
     def pipe(self):
@@ -162,7 +180,7 @@ class Worker:
             video = generate(self.pipe, job, self.storage, callback)
             if state["lost"]:
                 raise LeaseLost()
-            write_assets(video, job, self.storage)
+            write_assets(video, job, self.storage, self.provenance)
             total = job.params.get("total_seconds")
             seconds = str(int(round(len(video.frames) / video.fps))) if total is not None else None
             if self.store.complete(job.id, self.name, self.settings.retention_seconds, seconds):

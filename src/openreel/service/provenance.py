@@ -1,0 +1,176 @@
+"""Provenance of every output: an invisible watermark in the frames and C2PA content credentials.
+
+The watermark's 48-bit payload is (16-bit instance tag, 32-bit video serial):
+it survives re-encoding, scaling and trimming, so a stripped or re-encoded
+copy can still be traced to this instance and the video it came from. The
+C2PA manifest, signed with the instance's own certificate chain (a local CA
+and leaf made on first start, or an organisation's), says in a standard,
+verifiable way that the video is AI-generated, by which model (and the
+SHA-256 of its weights), from which training data (its manifest hash), with
+which parameters (their hash), and from which source videos (ingredients).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from .settings import Settings
+from .store import Job, Store, videos
+
+DIGITAL_SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def instance_id(data_dir: Path) -> str:
+    """This instance's id, made once and kept in the data folder (it goes into credentials)."""
+    path = Path(data_dir) / "instance_id"
+    if not path.exists():
+        import secrets
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with open(path, "x") as f:  # the first process to get here wins; the others read its id
+                f.write("inst_" + secrets.token_hex(8))
+        except FileExistsError:
+            pass
+    return path.read_text().strip()
+
+
+class Provenance:
+    def __init__(self, settings: Settings, store: Store, instance_id: str, model_name: str):
+        self.settings, self.store = settings, store
+        self.instance_id, self.model_name = instance_id, model_name
+        self.tag = int(hashlib.sha256(instance_id.encode()).hexdigest()[:4], 16)  # 16 bits
+
+    # -- what the credentials cite --------------------------------------------------
+
+    @cached_property
+    def weights_dir(self) -> Path:
+        from ..pipeline import WEIGHTS_DIR
+        return Path(self.settings.weights) if self.settings.weights else WEIGHTS_DIR
+
+    @cached_property
+    def weights_sha256(self) -> str:
+        """One hash over every weight file, in name order."""
+        h = hashlib.sha256()
+        for path in sorted(self.weights_dir.glob("*.safetensors")):
+            h.update(path.name.encode() + b"\0" + _sha256_file(path).encode())
+        return h.hexdigest()
+
+    @cached_property
+    def data_manifest_sha256(self) -> str:
+        path = self.weights_dir / "data_manifest.json"
+        return json.loads(path.read_text()).get("sha256", "") if path.exists() else ""
+
+    @staticmethod
+    def params_sha256(job: Job) -> str:
+        body = json.dumps({"prompt": job.prompt, "model": job.model, "size": job.size, "seconds": job.seconds,
+                           "params": job.params}, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(body.encode()).hexdigest()
+
+    def claims(self, job: Job) -> dict:
+        from importlib.metadata import PackageNotFoundError, version
+        try:
+            ours = version("openreel")
+        except PackageNotFoundError:
+            ours = "0"
+        return {"openreel_version": ours, "model": self.model_name, "model_weights_sha256": self.weights_sha256,
+                "training_data_manifest_sha256": self.data_manifest_sha256,
+                "generation_parameters_sha256": self.params_sha256(job), "video_id": job.id,
+                "instance_id": self.instance_id, "digital_source_type": DIGITAL_SOURCE_TYPE}
+
+    # -- watermark ---------------------------------------------------------------------
+
+    def payload(self, job: Job) -> int:
+        return (self.tag << 32) | (job.seq & 0xFFFFFFFF)
+
+    @cached_property
+    def watermark_key(self) -> bytes:
+        """The instance's secret watermark key, made once (0600) in the data folder: without it nobody
+        can read, or forge, this instance's marks."""
+        import os
+        import secrets
+        path = self.settings.data_dir / "watermark.key"
+        if not path.exists():
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as f:
+                    f.write(secrets.token_hex(32))
+            except FileExistsError:
+                pass
+        return bytes.fromhex(path.read_text().strip())
+
+    def mark(self, frames: np.ndarray, job: Job) -> np.ndarray:
+        from ..media.watermark import embed
+        marked = embed(frames, self.payload(job), key=self.watermark_key)
+        if self.settings.visible_watermark:
+            from ..media.previews import stamp
+            marked = stamp(marked, self.settings.visible_watermark_text)
+        return marked
+
+    def trace(self, payload: int | None) -> Job | None:
+        """The video a watermark payload names, if it is one of this instance's."""
+        if payload is None or payload >> 32 != self.tag:
+            return None
+        from sqlalchemy import select
+        with self.store.engine.connect() as c:
+            vid = c.execute(select(videos.c.id).where(videos.c.seq == (payload & 0xFFFFFFFF))).scalar()
+        return self.store.get(vid, include_deleted=True) if vid else None
+
+    # -- C2PA ------------------------------------------------------------------------------
+
+    @cached_property
+    def credentials(self):
+        from ..media.c2pa_sign import ensure_credentials
+        return ensure_credentials(self.settings.data_dir / "c2pa", org=f"OpenReel instance {self.instance_id}")
+
+    def sign(self, mp4: Path, job: Job, ingredients: list[Path]) -> None:
+        """Sign the MP4 in place (through a temporary file and a rename)."""
+        from ..media.c2pa_sign import sign_mp4
+        sign_mp4(mp4, mp4, self.claims(job), self.credentials, ingredients=[p for p in ingredients if p.exists()])
+
+    def sign_still(self, image: Path, job: Job) -> None:
+        """Sign a thumbnail or sprite sheet in place (WebP and JPEG carry C2PA too)."""
+        from ..media.c2pa_sign import sign_file
+        sign_file(image, image, self.claims(job), self.credentials)
+
+    def trust_anchor_pem(self) -> str:
+        return self.credentials.ca_pem
+
+    # -- verification ----------------------------------------------------------------------
+
+    def verify(self, path: Path, show_owner: bool = False) -> dict:
+        """What a file says about itself (C2PA) and what its frames say (watermark)."""
+        from ..media.c2pa_sign import read_mp4
+        from ..media.video import read_video
+        from ..media.watermark import detect
+        report: dict = {"file": path.name}
+        try:
+            frames, _ = read_video(path)
+        except Exception:
+            raise ValueError(f"{path.name} is not a readable video file") from None
+        try:
+            c2 = read_mp4(path, self.trust_anchor_pem())
+            report["c2pa"] = {"present": c2.has_manifest, "valid": c2.valid, "trusted": c2.trusted,
+                              "claims": c2.claims, "ingredients": c2.ingredients, "errors": c2.errors,
+                              "summary": c2.describe()}
+        except ValueError as exc:
+            report["c2pa"] = {"present": False, "valid": False, "trusted": False, "errors": [str(exc)], "summary": []}
+        wm = detect(frames, key=self.watermark_key)
+        job = self.trace(wm.payload)
+        report["watermark"] = {"found": wm.payload is not None, "payload": wm.payload, "confidence": wm.confidence,
+                               "instance_match": wm.payload is not None and wm.payload >> 32 == self.tag,
+                               "video_id": job.id if job else None,
+                               "owner": (job.owner_id if job and show_owner else None)}
+        return report
