@@ -217,3 +217,15 @@ def test_verify_refuses_what_is_not_a_video(server, tmp_path):
     out = subprocess.run([sys.executable, "-m", "openreel.cli", "verify", str(bad), "--data-dir", str(server.data_dir)],
                          capture_output=True, text=True)
     assert out.returncode == 2 and out.stderr.startswith("error: file:")
+
+
+def test_a_remix_lists_its_source_as_an_ingredient(server, people, tmp_path):
+    client = server.client(api_key=people["artist"])
+    source = client.videos.create_and_poll(prompt=PROMPT, size="64x64", seconds="2")
+    remix = client.videos.poll(client.videos.remix(source.id, prompt="a red circle growing on a navy background").id)
+    assert remix.status == "completed", remix.error
+    path = tmp_path / "r.mp4"
+    client.videos.download_content(remix.id).write_to_file(path)
+    report = server.http.post("/v1/verify", files={"file": ("r.mp4", path.read_bytes(), "video/mp4")}).json()
+    assert report["c2pa"]["trusted"] and report["c2pa"]["claims"]["video_id"] == remix.id
+    assert len(report["c2pa"]["ingredients"]) == 1 and report["watermark"]["video_id"] == remix.id

@@ -282,7 +282,8 @@ def create_app(settings: Settings | None = None, service: VideoService | None = 
     from .admin import admin_router
     from .sharing import sharing_router
     app.include_router(admin_router(access, Admin))
-    sharing = Sharing(service.store, access, settings.auto_approve_roles, service.model_version())
+    sharing = Sharing(service.store, access, settings.auto_approve_roles, service.model_version(),
+                      settings.public_page_ttl_seconds)
     app.include_router(sharing_router(service, sharing, Create, Read, Review, Admin, settings.public_base_url))
 
     @app.get("/healthz", include_in_schema=False)

@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     # Sharing and review.
     auto_approve_roles: list[str] = Field(default_factory=list)  # roles whose share requests skip review, e.g. ["admin"]
     public_base_url: str = ""  # how public pages' URLs start, e.g. https://reels.example.org; empty = from the request
+    public_page_ttl_seconds: int = 0  # an approved page stops answering this long after approval (0 = never)
 
     # Provenance. Every output carries an invisible watermark and C2PA credentials.
     c2pa: bool = True  # sign every MP4 with the instance's certificate chain (made on first start)

@@ -39,6 +39,7 @@ shares = Table(
     Column("reason", Text),
     Column("withdrawn_at", BigInteger),
     Column("withdrawn_by", String(80)),
+    Column("expires_at", BigInteger),  # an approved page stops answering after this (null: never)
 )
 
 feedback = Table(
@@ -69,11 +70,13 @@ class SharingError(Exception):
 
 
 class Sharing:
-    def __init__(self, store: Store, access: "Access", auto_approve_roles: list[str], model_version: str):
+    def __init__(self, store: Store, access: "Access", auto_approve_roles: list[str], model_version: str,
+                 page_ttl_seconds: int = 0):
         self.store, self.access = store, access
         self.engine = store.engine
         self.auto_approve_roles = set(auto_approve_roles)
         self.model_version = model_version
+        self.page_ttl = page_ttl_seconds
         metadata.create_all(self.engine)
 
     # -- shares ------------------------------------------------------------------------
@@ -88,7 +91,8 @@ class Sharing:
 
     @staticmethod
     def public(share: dict, base_url: str = "") -> dict:
-        out = {k: share[k] for k in ("id", "video_id", "status", "requested_at", "decided_at", "reason", "withdrawn_at")}
+        out = {k: share[k] for k in ("id", "video_id", "status", "requested_at", "decided_at", "reason", "withdrawn_at",
+                                     "expires_at")}
         out["object"] = "video.share"
         out["url"] = f"{base_url}/p/{share['token']}" if share["status"] == "approved" else None
         return out
@@ -106,7 +110,8 @@ class Sharing:
         row = dict(id="share_" + secrets.token_hex(8), video_id=video_id, owner_id=job.owner_id, status="pending",
                    token=secrets.token_urlsafe(32), requested_at=now)
         if who.role in self.auto_approve_roles:
-            row.update(status="approved", decided_at=now, reviewer="auto", reason=f"auto-approved ({who.role})")
+            row.update(status="approved", decided_at=now, reviewer="auto", reason=f"auto-approved ({who.role})",
+                       expires_at=now + self.page_ttl if self.page_ttl else None)
         with self.engine.begin() as c:
             c.execute(insert(shares).values(**row))
         self.access.audit(f"key:{who.key_id}", "share.request", video_id, {"share": row["id"], "status": row["status"]})
@@ -135,8 +140,10 @@ class Sharing:
                                "reason")
         status = "approved" if approve else "rejected"
         with self.engine.begin() as c:
+            now = int(time.time())
             res = c.execute(update(shares).where(shares.c.id == share_id, shares.c.status == "pending").values(
-                status=status, decided_at=int(time.time()), reviewer=f"key:{who.key_id}", reason=reason or None))
+                status=status, decided_at=now, reviewer=f"key:{who.key_id}", reason=reason or None,
+                expires_at=now + self.page_ttl if approve and self.page_ttl else None))
         if not res.rowcount:
             raise SharingError(409, f"share {share_id} was decided by someone else meanwhile", "not_pending")
         self.access.audit(f"key:{who.key_id}", f"share.{'approve' if approve else 'reject'}", share["video_id"],
@@ -160,6 +167,8 @@ class Sharing:
         share = self._share(token=token)
         if share is None or share["status"] != "approved" or not secrets.compare_digest(share["token"], token):
             return None
+        if share["expires_at"] and share["expires_at"] < time.time():
+            return None  # expired: the page is gone, as if withdrawn
         return share
 
     # -- feedback ------------------------------------------------------------------------
