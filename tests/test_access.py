@@ -4,6 +4,7 @@ processes, every route x role x scope, limits, the audit chain and secrets kept 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -77,28 +78,59 @@ def test_keys_are_prefixed_shown_once_and_stored_only_as_digests(server):
 # ---------------------------------------------------------------------------
 # Authorization: every /v1 route x role x scope
 
-ROUTES = [  # method, path, needed scope; {vid} is a video the creator owns
-    ("POST", "/v1/videos", "videos:create"),
-    ("GET", "/v1/videos", "videos:read"),
-    ("GET", "/v1/videos/{vid}", "videos:read"),
-    ("GET", "/v1/videos/{vid}/content", "videos:read"),
-    ("POST", "/v1/videos/{vid}/remix", "videos:create"),
-    ("POST", "/v1/videos/edits", "videos:create"),
-    ("POST", "/v1/videos/extensions", "videos:create"),
-    ("DELETE", "/v1/videos/{vid}", "videos:delete"),
-    ("GET", "/v1/models", "videos:read"),
-    ("GET", "/v1/admin/users", "admin"),
-    ("GET", "/v1/admin/keys", "admin"),
-    ("GET", "/v1/admin/audit/verify", "admin"),
+# Every /v1 route: method, path, the scope it needs, and what an authorised caller gets.
+# {vid} is a completed video the creator owns (already asked to be shared); bogus ids give 404.
+# "owned" routes touch that video (by path or by {"video": {"id": vid}}): others get 404.
+ROUTES = [
+    ("POST", "/v1/videos", "videos:create", 200, False),
+    ("GET", "/v1/videos", "videos:read", 200, False),
+    ("GET", "/v1/videos/{vid}", "videos:read", 200, True),
+    ("GET", "/v1/videos/{vid}/content", "videos:read", 200, True),
+    ("POST", "/v1/videos/{vid}/remix", "videos:create", 200, True),
+    ("POST", "/v1/videos/edits", "videos:create", 200, True),
+    ("POST", "/v1/videos/extensions", "videos:create", 200, True),
+    ("DELETE", "/v1/videos/{vid}", "videos:delete", 200, True),
+    ("GET", "/v1/models", "videos:read", 200, False),
+    ("POST", "/v1/verify", "videos:read", 400, False),  # authorised, but the body has no file
+    ("POST", "/v1/videos/{vid}/share", "videos:create", 200, True),
+    ("GET", "/v1/videos/{vid}/share", "videos:read", 200, True),
+    ("POST", "/v1/videos/{vid}/feedback", "videos:create", 200, True),
+    ("GET", "/v1/videos/{vid}/feedback", "videos:read", 200, True),
+    ("GET", "/v1/review/queue", "review", 200, False),
+    ("GET", "/v1/review/share_nope/content", "review", 404, False),
+    ("POST", "/v1/review/share_nope/approve", "review", 404, False),
+    ("POST", "/v1/review/share_nope/reject", "review", 404, False),
+    ("GET", "/v1/admin/users", "admin", 200, False),
+    ("POST", "/v1/admin/users", "admin", 200, False),
+    ("GET", "/v1/admin/keys", "admin", 200, False),
+    ("POST", "/v1/admin/keys", "admin", 200, False),
+    ("POST", "/v1/admin/keys/key_nope/revoke", "admin", 404, False),
+    ("POST", "/v1/admin/keys/key_nope/reinstate", "admin", 404, False),
+    ("GET", "/v1/admin/audit", "admin", 200, False),
+    ("GET", "/v1/admin/audit/verify", "admin", 200, False),
+    ("GET", "/v1/admin/feedback", "admin", 200, False),
+    ("GET", "/v1/admin/feedback/summary", "admin", 200, False),
 ]
-# Routes that touch the creator's video (by path or by {"video": {"id": vid}} in the body).
-OWNED = {"/v1/videos/{vid}", "/v1/videos/{vid}/content", "/v1/videos/{vid}/remix", "/v1/videos/edits",
-         "/v1/videos/extensions"}
+SCOPES_OF = {"admin": {"videos:create", "videos:read", "videos:delete", "review", "admin"},
+             "reviewer": {"videos:read", "review"}, "creator": {"videos:create", "videos:read", "videos:delete"},
+             "viewer": {"videos:read"}, "creator-readonly": {"videos:read"},
+             "other-creator": {"videos:create", "videos:read", "videos:delete"}}
+
+
+def test_the_table_covers_every_v1_route(server):
+    from openreel.api.app import create_app
+    from openreel.service.settings import Settings
+    app = create_app(Settings(data_dir=server.data_dir))
+    served = {(m.upper(), p) for p, ops in app.openapi()["paths"].items() if p.startswith("/v1") for m in ops}
+    norm = {(m, re.sub(r"\{\w+\}", "{}", p)) for m, p in served}
+    table = {(m, re.sub(r"\{\w+\}|share_nope|key_nope", "{}", p)) for m, p, *_ in ROUTES}
+    # Withdrawing a share changes state for everyone after it, so it has its own test below.
+    assert norm - table == {("POST", "/v1/videos/{}/share/withdraw")}, norm - table
 
 
 @pytest.fixture(scope="module")
 def principals(server):
-    """Keys for each role with full scopes, plus narrowed keys, and a video owned by the creator."""
+    """Keys for each role with full scopes, plus narrowed keys, and a shared video owned by the creator."""
     ids = {role: make_user(server, f"authz-{role}", role) for role in ("admin", "reviewer", "creator", "viewer")}
     other = make_user(server, "authz-other-creator", "creator")
     keys = {role: make_key(server, uid, "full")[1] for role, uid in ids.items()}
@@ -107,39 +139,55 @@ def principals(server):
     with server.as_key(keys["creator"]) as c:
         vid = c.post("/v1/videos", json={"prompt": PROMPT, "size": "64x64", "seconds": 1}).json()["id"]
         wait_done(c, vid)
+        assert c.post(f"/v1/videos/{vid}/share").status_code == 200
     return keys, vid
 
 
-def expected(who: str, path: str, scope: str) -> int:
-    scopes = {"admin": {"videos:create", "videos:read", "videos:delete", "review", "admin"},
-              "reviewer": {"videos:read", "review"}, "creator": {"videos:create", "videos:read", "videos:delete"},
-              "viewer": {"videos:read"}, "creator-readonly": {"videos:read"},
-              "other-creator": {"videos:create", "videos:read", "videos:delete"}}[who]
-    if scope not in scopes:
-        return 403
-    owner_or_admin = who in ("admin", "creator", "creator-readonly")
-    if path in OWNED:
-        return 200 if owner_or_admin else 404
-    return 200
-
-
-@pytest.mark.parametrize("method,path,scope", ROUTES)
+@pytest.mark.parametrize("method,path,scope,authorised,owned", ROUTES)
 @pytest.mark.parametrize("who", ["none", "bogus", "admin", "reviewer", "creator", "viewer", "creator-readonly",
                                  "other-creator"])
-def test_authorization_table(server, principals, who, method, path, scope):
+def test_authorization_table(server, principals, who, method, path, scope, authorised, owned):
     keys, vid = principals
     key = {"none": None, "bogus": "ork_" + "x" * 43}.get(who, keys.get(who))
-    body = {"prompt": PROMPT, "size": "64x64", "seconds": 1, "video": {"id": vid}}
+    body = {"prompt": PROMPT, "size": "64x64", "seconds": 1, "video": {"id": vid}, "rating": 3,
+            "name": f"made-by-{who}-{time.time_ns()}", "role": "viewer", "owner": "authz-viewer"}
     if path == "/v1/videos/{vid}" and method == "DELETE" and who in ("admin", "creator"):
         # Delete a throwaway video of the creator's, so the shared one stays for the other rows.
         with server.as_key(keys["creator"]) as c:
             vid = c.post("/v1/videos", json={"prompt": PROMPT, "size": "64x64", "seconds": 1}).json()["id"]
     with server.as_key(key) as c:
         r = c.request(method, path.format(vid=vid), json=body if method == "POST" else None)
-    want = 401 if who in ("none", "bogus") else expected(who, path, scope)
+    if who in ("none", "bogus"):
+        want = 401
+    elif scope not in SCOPES_OF[who]:
+        want = 403
+    elif owned and who not in ("admin", "creator", "creator-readonly"):
+        want = 404  # another user's video: as if it did not exist
+    else:
+        want = authorised
     assert r.status_code == want, (who, method, path, r.status_code, r.text)
     if want >= 400:
         assert set(r.json()["error"]) == {"message", "type", "param", "code"}
+
+
+def test_withdraw_is_for_the_owner_or_a_reviewer(server, principals):
+    keys, _ = principals
+    with server.as_key(keys["creator"]) as c:
+        vids = []
+        for _ in range(2):
+            vid = c.post("/v1/videos", json={"prompt": PROMPT, "size": "64x64", "seconds": 1}).json()["id"]
+            wait_done(c, vid)
+            assert c.post(f"/v1/videos/{vid}/share").status_code == 200
+            vids.append(vid)
+    codes = {}
+    for who in ("none", "viewer", "other-creator", "creator-readonly"):
+        with server.as_key(keys.get(who)) as c:
+            codes[who] = c.post(f"/v1/videos/{vids[0]}/share/withdraw").status_code
+    assert codes == {"none": 401, "viewer": 403, "other-creator": 404, "creator-readonly": 403}
+    with server.as_key(keys["creator"]) as c:
+        assert c.post(f"/v1/videos/{vids[0]}/share/withdraw").json()["status"] == "withdrawn"
+    with server.as_key(keys["reviewer"]) as c:
+        assert c.post(f"/v1/videos/{vids[1]}/share/withdraw").json()["status"] == "withdrawn"
 
 
 # ---------------------------------------------------------------------------
