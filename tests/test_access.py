@@ -336,7 +336,7 @@ def test_leaked_key_is_suspended_and_nobody_else_notices(tmp_path):
         for visitor in range(200):
             addr = f"127.0.{visitor // 250}.{2 + visitor % 250}"
             agent = f"Mozilla/5.0 (visitor {visitor})"
-            with httpx.Client(base_url=srv.url, transport=httpx.HTTPTransport(local_address=addr),
+            with httpx.Client(base_url=srv.url, transport=httpx.HTTPTransport(local_address=addr), timeout=60,
                               headers={"authorization": f"Bearer {leaked}", "user-agent": agent}) as c:
                 r = c.post("/v1/videos", json={"prompt": f"a visitor's idea number {visitor}", "size": "64x64", "seconds": 1})
                 sent += 1
