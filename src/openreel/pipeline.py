@@ -389,7 +389,7 @@ class VideoPipeline:
         # 2. The velocity field of the prompt (and the empty prompt, for guidance)
         velocity = self.velocity(prompt, o.guidance)
         # 3. Known latents: the image is latent frame 0 (the causal autoencoder encodes frame 0 alone)
-        pinned = {} if first is None else {0: self.encode_head(first)}
+        pinned = {} if first is None else {0: self.encode_frame(first[0])}
         # 4. Denoise from noise drawn from the seed alone
         gen = torch.Generator().manual_seed(int(seed))
         z = self.sample_window(velocity, latent_frames(frames, self.autoencoder.cfg.time_factor), o, gen,

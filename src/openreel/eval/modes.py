@@ -226,10 +226,13 @@ def measure_remix(pipe, n: int, tmp: Path, strength: float | None = None) -> dic
         after = probe(round_trip(pipe.remix(source, prompt, seed=seed + 1, **kw).frames, 8, tmp))
         ok = after.color == new_color and after.shape == before.shape and after.motion == before.motion
         rows.append({"prompt": prompt, "before": before.attributes, "after": after.attributes, "ok": ok,
+                     "source_as_prompted": before.attributes == (shape, color, bg, motion),
                      "color_ok": after.color == new_color, "shape_kept": after.shape == before.shape,
                      "motion_kept": after.motion == before.motion})
+    clean = [r for r in rows if r["source_as_prompted"]]  # sources that show what their prompt says
     return {"n": n, "ok": rate(rows, "ok"), "color_ok": rate(rows, "color_ok"), "shape_kept": rate(rows, "shape_kept"),
-            "motion_kept": rate(rows, "motion_kept"), "cases": rows}
+            "motion_kept": rate(rows, "motion_kept"), "n_source_as_prompted": len(clean),
+            "ok_on_sources_as_prompted": rate(clean, "ok"), "cases": rows}
 
 
 def measure_blend(pipe, n: int, tmp: Path) -> dict:
@@ -395,7 +398,9 @@ def summary(name: str, r: dict) -> str:
         return f"loop       n={r['n']}  last->first ok {pct(r['loop_ok'])} (no floor {pct(r['loop_ok_raw'])})"
     if name == "remix":
         return "\n".join(f"remix {k:12s} n={v['n']}  ok {pct(v['ok'])}  colour {pct(v['color_ok'])}  shape kept "
-                         f"{pct(v['shape_kept'])}  motion kept {pct(v['motion_kept'])}" for k, v in r.items())
+                         f"{pct(v['shape_kept'])}  motion kept {pct(v['motion_kept'])}  (on the "
+                         f"{v['n_source_as_prompted']} sources read as their own prompt: ok "
+                         f"{pct(v['ok_on_sources_as_prompted'])})" for k, v in r.items())
     if name == "reference":
         return (f"reference  n={r['n']} plain 4 s clips: step 15->16 passes the seam test {pct(r['step_15_ok'])}, "
                 f"a random step {pct(r['random_step_ok'])}; last->first as a loop {pct(r['plain_clip_as_loop_ok'])}")
