@@ -8,6 +8,12 @@
 The pipeline owns no weights of its own: text encoder, autoencoder,
 transformer and sampler are given to the constructor (diffusers' rule), so a
 test can pass tiny seeded components and a GPU user a bigger model.
+
+The generation modes are methods too: pipe(prompt, image=...), pipe.extend,
+pipe.loop, pipe.remix, pipe.blend, pipe.storyboard and pipe.long. All of them
+run one sampler over windows of latent frames with some frames pinned
+(VideoPipeline.sample_window); README "Generation modes" has what each does
+and how well, measured by eval/modes.py.
 """
 
 from __future__ import annotations
