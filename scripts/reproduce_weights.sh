@@ -5,6 +5,9 @@
 #   2. the autoencoder continued to 2600 steps on 32x32 crops around the object, batch 16
 #      (4x cheaper per clip; the switch was made mid-run when whole frames proved slow to learn);
 #   3. the diffusion transformer (the pool is encoded first, then image pre-training, then video);
+#   4. and 5. two continuations of the transformer, the second with caption version 2.
+# Steps 1-4 ran before caption version 2 existed: to reproduce them exactly, check out the commit
+# before "Training captions v2" (876fb90^) for them, then this commit for step 5.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-runs/base}
@@ -19,3 +22,9 @@ mkdir -p "$OUT-cont" && cp "$OUT/pool.pt" "$OUT-cont/"
 .venv/bin/python -m openreel.train --out "$OUT-cont" --init-from "$OUT/weights" --dit-steps 4500 \
     --dit-lr 0.0003 --dit-image-steps 0 --probe-every 1500
 cp "$OUT-cont"/weights/{autoencoder.safetensors,transformer.safetensors,config.json,data_manifest.json} src/openreel/weights/
+# 5. caption version 2 (more synonyms and sentence shapes, 4 captions per clip): the pool is
+#    re-encoded (its captions changed), then 9,000 more transformer steps from the step-4 weights.
+mkdir -p "$OUT-cont2"
+.venv/bin/python -m openreel.train --out "$OUT-cont2" --init-from src/openreel/weights --dit-steps 9000 \
+    --dit-lr 0.0003 --dit-image-steps 0 --probe-every 3000
+cp "$OUT-cont2"/weights/{transformer.safetensors,config.json,data_manifest.json} src/openreel/weights/
