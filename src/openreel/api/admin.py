@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from ..service.access import ROLES, SCOPES, Access, AccessError, Principal
@@ -23,13 +23,13 @@ class NewKey(BaseModel):
     owner: str = Field(description="user id or name")
     name: str = Field(min_length=1, max_length=200)
     scopes: list[Literal[SCOPES]] | None = None  # type: ignore[valid-type]
-    rpm: int | None = Field(None, ge=1)
-    max_concurrent: int | None = Field(None, ge=1)
-    max_seconds: int | None = Field(None, ge=1)
-    max_pixels: int | None = Field(None, ge=1)
-    daily_seconds: int | None = Field(None, ge=1)
+    rpm: int | None = Field(None, ge=1, le=2**31 - 1)
+    max_concurrent: int | None = Field(None, ge=1, le=2**31 - 1)
+    max_seconds: int | None = Field(None, ge=1, le=2**31 - 1)
+    max_pixels: int | None = Field(None, ge=1, le=2**31 - 1)
+    daily_seconds: int | None = Field(None, ge=1, le=2**31 - 1)
     allowed_cidrs: list[str] | None = None
-    expires_in: int | None = Field(None, ge=1, description="seconds from now")
+    expires_in: int | None = Field(None, ge=1, le=100 * 365 * 86400, description="seconds from now")
 
 
 class Revoke(BaseModel):
@@ -90,7 +90,7 @@ def admin_router(access: Access, Admin) -> APIRouter:
             raise _refuse(exc) from None
 
     @r.get("/audit")
-    def audit(limit: int = 1000, who: Principal = Admin):
+    def audit(limit: int = Query(1000, ge=1, le=100_000), who: Principal = Admin):
         return {"object": "list", "data": access.audit_rows(limit)}
 
     @r.get("/audit/verify")

@@ -209,8 +209,8 @@ class Access:
                 raise ValueError(f"allowed_cidrs: {cidr!r} is not a network like 10.0.0.0/8") from None
         for label, value in (("rpm", rpm), ("max_concurrent", max_concurrent), ("max_seconds", max_seconds),
                              ("max_pixels", max_pixels), ("daily_seconds", daily_seconds), ("expires_in", expires_in)):
-            if value is not None and value < 1:
-                raise ValueError(f"{label} must be a positive whole number, got {value}")
+            if value is not None and not 1 <= value <= 2**31 - 1:
+                raise ValueError(f"{label} must be a whole number from 1 to 2147483647, got {value}")
         key = secret or KEY_PREFIX + secrets.token_urlsafe(32)
         if not key.startswith(KEY_PREFIX) or len(key) < len(KEY_PREFIX) + 43:
             raise ValueError("a configured key must be ork_ followed by at least 43 URL-safe characters")
