@@ -66,7 +66,8 @@ def api_times(srv: Server, n: int, seconds: int) -> list[float]:
     return out
 
 
-async def poll_latency(srv: Server, pollers: int, duration: float, seconds: int) -> tuple[list[float], int]:
+async def poll_latency(srv: Server, pollers: int, duration: float, seconds: int,
+                       interval: float = 0.0) -> tuple[list[float], int]:
     auth = {"authorization": f"Bearer {srv.admin_key}"}
     async with httpx.AsyncClient(base_url=srv.url, headers=auth, limits=httpx.Limits(max_connections=pollers)) as c:
         ids = [(await c.post("/v1/videos", json={"prompt": PROMPT, "size": "64x64", "seconds": seconds,
@@ -81,10 +82,14 @@ async def poll_latency(srv: Server, pollers: int, duration: float, seconds: int)
                 r = await c.get(f"/v1/videos/{vid}")
                 lat.append(time.perf_counter() - t)
                 assert r.status_code == 200
-                await asyncio.sleep(0.1)  # each poller asks 10 times a second
+                # Like the SDK's poll(): wait as long as the server's openai-poll-after-ms says
+                # (or --poll-interval, if given).
+                await asyncio.sleep(interval if interval else int(r.headers["openai-poll-after-ms"]) / 1000)
 
         await asyncio.gather(*(poller(k) for k in range(pollers)))
-        running = sum((await c.get(f"/v1/videos/{v}")).json()["status"] != "queued" for v in ids)
+        running = 0
+        for v in ids:
+            running += (await c.get(f"/v1/videos/{v}")).json()["status"] != "queued"
         return lat, running
 
 
@@ -108,14 +113,18 @@ def main() -> None:
     ap.add_argument("--pollers", type=int, default=200)
     ap.add_argument("--seconds", type=int, default=4)
     ap.add_argument("--poll-duration", type=float, default=10.0)
+    ap.add_argument("--poll-interval", type=float, default=0.0,
+                    help="seconds between one poller's requests (default: the server's openai-poll-after-ms)")
     args = ap.parse_args()
 
     direct = direct_times(args.jobs, args.seconds)
     with tempfile.TemporaryDirectory() as d:
-        srv = Server(Path(d), env={"OMP_NUM_THREADS": "2"}).start()
+        # The server's defaults, but for threads: poll-after 500 ms, as a user would run it.
+        srv = Server(Path(d), env={"OMP_NUM_THREADS": "2", "OPENREEL_POLL_AFTER_MS": "500"}).start()
         try:
             api = api_times(srv, args.jobs, args.seconds)
-            lat, running = asyncio.run(poll_latency(srv, args.pollers, args.poll_duration, args.seconds))
+            lat, running = asyncio.run(poll_latency(srv, args.pollers, args.poll_duration, args.seconds,
+                                                    args.poll_interval))
             tput = asyncio.run(create_throughput(srv, 200))
         finally:
             srv.stop()
@@ -124,7 +133,8 @@ def main() -> None:
     print(f"direct VideoPipeline call + MP4: median {d_med:.3f} s")
     print(f"through the API (create -> completed): median {a_med:.3f} s")
     print(f"overhead ratio (API / direct): {a_med / d_med:.3f}")
-    print(f"GET /v1/videos/{{id}} with {args.pollers} concurrent pollers for {args.poll_duration:g} s while jobs ran "
+    every = f"every {args.poll_interval:g} s" if args.poll_interval else "at the server's poll-after interval"
+    print(f"GET /v1/videos/{{id}} with {args.pollers} concurrent pollers ({every}) for {args.poll_duration:g} s while jobs ran "
           f"({len(lat)} requests, {running} of 4 jobs started): p50 {1000 * pct(lat, 50):.1f} ms, "
           f"p99 {1000 * pct(lat, 99):.1f} ms")
     print(f"create throughput (16 concurrent clients): {tput:.0f} jobs/s")
