@@ -21,23 +21,9 @@ from openreel.models.dit import DiT, DiT_XS
 from openreel.pipeline import GenerationDefaults, Video, VideoPipeline
 from openreel.world.scene import Scene, render
 
+from test_pipeline import TinyTextEncoder  # noqa: E402 (the same deterministic stand-in for MiniLM)
+
 OPENREEL = str(Path(sys.executable).parent / "openreel")
-
-
-class TinyTextEncoder:
-    """Characters -> fixed random vectors (as in test_pipeline.py)."""
-
-    def __init__(self):
-        self.table = torch.randn(256, 384, generator=torch.Generator().manual_seed(0))
-
-    def __call__(self, prompts):
-        L = 16
-        states, mask = torch.zeros(len(prompts), L, 384), torch.zeros(len(prompts), L, dtype=torch.bool)
-        for i, p in enumerate(prompts):
-            codes = [min(ord(c), 255) for c in p[:L]] or [0]
-            states[i, : len(codes)] = self.table[codes]
-            mask[i, : len(codes)] = True
-        return states, mask
 
 
 @pytest.fixture(scope="module")

@@ -102,19 +102,19 @@ def sharing_router(service: VideoService, sharing: Sharing, Create, Read, Review
         path, content_type = service.content(share["video_id"], "video")
         return FileResponse(path, media_type=content_type)
 
-    @r.post("/v1/review/{share_id}/approve", tags=["review"])
-    def approve(share_id: str, request: Request, body: Decision | None = None, who: Principal = Review):
+    def decide(share_id: str, approve: bool, request: Request, body: Decision | None, who: Principal):
         try:
-            return sharing.public(sharing.decide(share_id, True, body.reason if body else "", who), url_base(request))
+            return sharing.public(sharing.decide(share_id, approve, body.reason if body else "", who), url_base(request))
         except SharingError as exc:
             raise refuse(exc) from None
 
+    @r.post("/v1/review/{share_id}/approve", tags=["review"])
+    def approve(share_id: str, request: Request, body: Decision | None = None, who: Principal = Review):
+        return decide(share_id, True, request, body, who)
+
     @r.post("/v1/review/{share_id}/reject", tags=["review"])
     def reject(share_id: str, request: Request, body: Decision | None = None, who: Principal = Review):
-        try:
-            return sharing.public(sharing.decide(share_id, False, body.reason if body else "", who), url_base(request))
-        except SharingError as exc:
-            raise refuse(exc) from None
+        return decide(share_id, False, request, body, who)
 
     # -- admins: feedback export ------------------------------------------------------------
 

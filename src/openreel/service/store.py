@@ -278,6 +278,10 @@ class Store:
         values: dict[str, Any] = {"lease_until": time.time() + lease_seconds}
         if progress is not None:
             values["progress"] = progress
+        return self._update_running(video_id, worker, values)
+
+    def _update_running(self, video_id: str, worker: str, values: dict) -> bool:
+        """Update a job only while this worker still runs it (a lost lease makes this a no-op)."""
         with self.engine.begin() as c:
             res = c.execute(update(videos).where(videos.c.id == video_id, videos.c.worker == worker,
                                                  videos.c.status == "in_progress").values(**values))
@@ -289,10 +293,7 @@ class Store:
                       lease_until=None)
         if seconds is not None:
             values["seconds"] = seconds
-        with self.engine.begin() as c:
-            res = c.execute(update(videos).where(videos.c.id == video_id, videos.c.worker == worker,
-                                                 videos.c.status == "in_progress").values(**values))
-        return res.rowcount == 1
+        return self._update_running(video_id, worker, values)
 
     def fail(self, video_id: str, code: str, message: str, worker: str | None = None) -> bool:
         q = update(videos).where(videos.c.id == video_id, videos.c.status.notin_(TERMINAL))

@@ -468,14 +468,9 @@ class VideoService:
         return self._provenance
 
     def model_version(self) -> str:
-        """The built-in model's version: a SHA-256 prefix of its transformer weights."""
-        if not hasattr(self, "_model_version"):
-            import hashlib
-            from ..pipeline import WEIGHTS_DIR
-            folder = Path(self.settings.weights) if self.settings.weights else WEIGHTS_DIR
-            h = hashlib.sha256((folder / "transformer.safetensors").read_bytes()).hexdigest()
-            self._model_version = f"{self.settings.model_name}@{h[:16]}"
-        return self._model_version
+        """The built-in model's version: a prefix of the weights' SHA-256 that the C2PA claims cite too
+        (provenance hashes the files once per process)."""
+        return f"{self.settings.model_name}@{self.provenance.weights_sha256[:16]}"
 
     def credentials_summary(self, job: Job) -> list[str]:
         """What the public page says about where the video came from."""
