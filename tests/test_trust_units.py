@@ -59,3 +59,14 @@ def test_the_visible_label_is_off_by_default_and_on_when_asked(tmp_path, visible
     corner = frames[:, -12:, -40:].astype(int)
     # The corner of this clip is flat (40, 40, 40) apart from the faint invisible watermark.
     assert (np.abs(corner - 40).max() > 100) == visible
+
+
+def test_an_organisations_certificate_from_configuration_signs_outputs(tmp_path):
+    from openreel.media.c2pa_sign import make_credentials, read_mp4
+    org = make_credentials("Example Studio")
+    for name, text in (("chain.pem", org.chain_pem), ("key.pem", org.key_pem), ("ca.pem", org.ca_pem)):
+        (tmp_path / name).write_text(text)
+    client, vid = setup(tmp_path / "data", c2pa_chain_pem=str(tmp_path / "chain.pem"),
+                        c2pa_key_pem=str(tmp_path / "key.pem"), c2pa_ca_pem=str(tmp_path / "ca.pem"))
+    report = read_mp4(tmp_path / "data" / "videos" / vid / "video.mp4", org.ca_pem)
+    assert report.valid and report.trusted and report.claims["video_id"] == vid

@@ -133,7 +133,10 @@ class Provenance:
     @cached_property
     def credentials(self):
         from ..media.c2pa_sign import ensure_credentials
-        return ensure_credentials(self.settings.data_dir / "c2pa", org=f"OpenReel instance {self.instance_id}")
+        s = self.settings
+        org = {"chain_pem": Path(s.c2pa_chain_pem), "key_pem": Path(s.c2pa_key_pem),
+               "ca_pem": Path(s.c2pa_ca_pem) if s.c2pa_ca_pem else None} if s.c2pa_chain_pem else {}
+        return ensure_credentials(s.data_dir / "c2pa", org=f"OpenReel instance {self.instance_id}", **org)
 
     def sign(self, mp4: Path, job: Job, ingredients: list[Path]) -> None:
         """Sign the MP4 in place (through a temporary file and a rename)."""

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
 
     # Provenance. Every output carries an invisible watermark and C2PA credentials.
     c2pa: bool = True  # sign every MP4 with the instance's certificate chain (made on first start)
+    c2pa_chain_pem: str = ""  # an organisation's signing chain (leaf first, PEM); empty = the instance's own CA
+    c2pa_key_pem: str = ""  # that leaf's private key (PEM)
+    c2pa_ca_pem: str = ""  # the trust anchor verifiers should use for it (PEM); default: the chain's last cert
     visible_watermark: bool = False  # also stamp a small visible label (off by default for self-hosting)
     visible_watermark_text: str = "AI · OpenReel"
 
