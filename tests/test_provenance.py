@@ -158,6 +158,10 @@ def test_thumbnails_are_signed_too(clips, creds, signed, tmp_path):
         c2pa_sign.sign_file(tmp_path / name, tmp_path / f"signed-{name}", CLAIMS, creds, ingredients=[signed])
         report = c2pa_sign.read_file(tmp_path / f"signed-{name}", creds.ca_pem)
         assert report.trusted and report.claims == CLAIMS
+        # The credentials add a manifest, not a second picture: c2pa's default claim thumbnail
+        # once made a 64x64 WebP weigh 1.3 MB.
+        added = (tmp_path / f"signed-{name}").stat().st_size - (tmp_path / name).stat().st_size
+        assert added < 64_000, f"signing {name} added {added} bytes"
 
 
 # --------------------------------------------------------------------------
