@@ -20,11 +20,14 @@ No HTTP here: the API layer passes the header, client address and user agent.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import hmac
 import ipaddress
 import json
+import logging
 import secrets
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +38,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from .settings import Settings
 from .store import Store, metadata
+
+log = logging.getLogger("openreel.access")
 
 SCOPES = ("videos:create", "videos:read", "videos:delete", "review", "admin")
 ROLES: dict[str, tuple[str, ...]] = {  # the scopes a role's keys may carry
@@ -149,6 +154,100 @@ def hash_prompt(prompt: str) -> str:
     return hashlib.sha256(prompt.encode()).hexdigest()[:32]
 
 
+class MinuteCounts:
+    """Requests per key and clock minute: counted in memory, added to key_minutes about once a second.
+
+    Why not a write per request: every write takes the database's write lock (SQLite has one
+    writer for all processes), and under a few hundred polls a second that lock, shared with the
+    workers' heartbeats, set the latency, not the work. Here a request only touches a dict; a
+    background thread adds the pending increments in one transaction and reads back the totals,
+    which include other processes' requests. So within one process a count is exact; across
+    processes it lags by at most `every` seconds; a crash loses at most that much counting.
+    """
+
+    def __init__(self, engine, every: float = 1.0):
+        self.engine, self.every = engine, every
+        self._lock = threading.Lock()  # guards the dicts; held for microseconds
+        self._flushing = threading.Lock()  # one flush at a time (the thread, atexit)
+        self._pending: dict[tuple[str, int], int] = {}  # not yet written
+        self._known: dict[tuple[str, int], int] = {}  # the database's total at the last flush
+        self._writing: dict[tuple[str, int], int] = {}  # being written now (counted until the totals are back)
+        self._touched: dict[str, int] = {}  # key -> last_used_at to write
+        self._thread: threading.Thread | None = None
+        atexit.register(self._flush_at_exit)
+
+    def add(self, key_id: str, minute: int, touched_at: int | None = None) -> int:
+        """Count one request; returns the requests of this key in this minute, this one included."""
+        with self._lock:
+            k = (key_id, minute)
+            self._pending[k] = self._pending.get(k, 0) + 1
+            if touched_at is not None:
+                self._touched[key_id] = touched_at
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="minute-counts", daemon=True)
+                self._thread.start()
+            return self._known.get(k, 0) + self._writing.get(k, 0) + self._pending[k]
+
+    def forget(self, key_id: str) -> None:
+        """A reinstated key starts its minute again (its rows were deleted)."""
+        with self._lock:
+            for k in [k for k in self._known if k[0] == key_id]:
+                del self._known[k]
+            for k in [k for k in self._pending if k[0] == key_id]:
+                del self._pending[k]
+
+    def _flush_at_exit(self) -> None:
+        try:
+            self.flush()
+        except Exception as exc:  # the database may be gone already (a test's temporary folder)
+            log.warning("request counts not written at exit: %s", exc)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self.every)
+            try:
+                self.flush()
+            except Exception:  # the database is away for a moment: keep the counts, try again
+                log.exception("could not write request counts; will retry")
+
+    def flush(self) -> None:
+        with self._flushing:
+            self._flush()
+
+    def _flush(self) -> None:
+        with self._lock:
+            pending, touched = self._pending, self._touched
+            self._pending, self._touched, self._writing = {}, {}, pending
+        if not pending and not touched:
+            return
+        totals = {}
+        try:
+            with self.engine.begin() as c:
+                if c.dialect.name == "postgresql":
+                    c.execute(text("SET LOCAL synchronous_commit TO OFF"))  # counters: not worth an fsync
+                for (key_id, minute), n in sorted(pending.items()):  # one order in every process: no deadlocks
+                    totals[(key_id, minute)] = _upsert(
+                        c, key_minutes, {"key_id": key_id, "minute": minute, "requests": n},
+                        ["key_id", "minute"], {"requests": key_minutes.c.requests + n},
+                        returning=key_minutes.c.requests)
+                for key_id, at in sorted(touched.items()):
+                    c.execute(update(api_keys).where(api_keys.c.id == key_id).values(last_used_at=at))
+        except BaseException:
+            with self._lock:  # put them back, so nothing is lost
+                self._writing = {}
+                for k, n in pending.items():
+                    self._pending[k] = self._pending.get(k, 0) + n
+                for k, at in touched.items():
+                    self._touched.setdefault(k, at)
+            raise
+        with self._lock:
+            self._known.update(totals)
+            self._writing = {}
+            newest = max(m for _, m in self._known) if self._known else 0
+            for k in [k for k in self._known if k[1] < newest - 1]:  # only this minute and the last matter
+                del self._known[k]
+
+
 class Access:
     def __init__(self, settings: Settings, store: Store):
         self.settings = settings
@@ -160,6 +259,7 @@ class Access:
         # Per-process memos that only skip redundant writes and reads; the database stays the truth.
         self._sighted: dict[tuple[str, str, str], float] = {}  # (key, kind, value) -> when this process last wrote it
         self._baseline: dict[tuple[str, int], float] = {}  # (key, minute) -> mean requests per earlier minute
+        self.counts = MinuteCounts(self.engine)
 
     # -- keys ------------------------------------------------------------------
 
@@ -285,6 +385,7 @@ class Access:
             c.execute(key_sightings.delete().where(key_sightings.c.key_id == key_id))
             c.execute(key_minutes.delete().where(key_minutes.c.key_id == key_id,
                                                  key_minutes.c.minute >= int(time.time() // 60) - 1))
+        self.counts.forget(key_id)
         self.audit(actor, "key.reinstate", key_id, {})
         return self.key(key_id)
 
@@ -340,30 +441,30 @@ class Access:
 
     def _count_request(self, key_id: str, minute: int, ip: str, ua: str, now: float,
                        last_used: int | None) -> tuple[int, bool]:
-        """One transaction: count this request in its minute, note the address and agent, touch last_used_at.
+        """Count this request in its minute, note a new address or agent, touch last_used_at.
 
-        Returns (requests this minute, whether a new address or agent was written). A sighting this
-        process wrote in the last 30 s is not written again: the leak window is minutes long.
+        Returns (requests this minute, whether a new address or agent was written). The count and
+        last_used_at are kept in memory and written in batches (MinuteCounts); a sighting is written
+        at once, since the leak rules count distinct sightings, unless this process wrote the same one
+        in the last 30 s (the leak window is minutes long). New sightings are rare, so most requests
+        write nothing at all.
         """
         fresh = [(kind, value) for kind, value in (("ip", ip), ("ua", (ua or "")[:128]))
                  if now - self._sighted.get((key_id, kind, value), 0.0) > 30]
-        with self.engine.begin() as c:
-            if c.dialect.name == "postgresql":
-                # Counters and sightings may lose a moment's increments in a crash; not worth an fsync each.
-                c.execute(text("SET LOCAL synchronous_commit TO OFF"))
-            count = _upsert(c, key_minutes, {"key_id": key_id, "minute": minute, "requests": 1},
-                            ["key_id", "minute"], {"requests": key_minutes.c.requests + 1},
-                            returning=key_minutes.c.requests)
+        if fresh:
+            with self.engine.begin() as c:
+                if c.dialect.name == "postgresql":
+                    # Sightings may lose a moment's writes in a crash; not worth an fsync each.
+                    c.execute(text("SET LOCAL synchronous_commit TO OFF"))
+                for kind, value in fresh:
+                    _upsert(c, key_sightings, {"key_id": key_id, "kind": kind, "value": value, "first_seen": now,
+                                               "last_seen": now}, ["key_id", "kind", "value"], {"last_seen": now})
             for kind, value in fresh:
-                _upsert(c, key_sightings, {"key_id": key_id, "kind": kind, "value": value, "first_seen": now,
-                                           "last_seen": now}, ["key_id", "kind", "value"], {"last_seen": now})
-            if not last_used or now - last_used >= 10:  # coarse, so most requests skip this write
-                c.execute(update(api_keys).where(api_keys.c.id == key_id).values(last_used_at=int(now)))
-        for kind, value in fresh:
-            self._sighted[(key_id, kind, value)] = now
-        if len(self._sighted) > 100_000:
-            self._sighted.clear()
-        return count, bool(fresh)
+                self._sighted[(key_id, kind, value)] = now
+            if len(self._sighted) > 100_000:
+                self._sighted.clear()
+        touch = not last_used or now - last_used >= 10  # coarse: last_used_at is for people, not for limits
+        return self.counts.add(key_id, minute, int(now) if touch else None), bool(fresh)
 
     def _check_leaks(self, p: Principal, minute: int, count: int, now: float, new_sighting: bool) -> None:
         r = self.rules
