@@ -79,13 +79,16 @@ class Provenance:
                            "params": job.params}, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(body.encode()).hexdigest()
 
-    def claims(self, job: Job) -> dict:
+    @cached_property
+    def version(self) -> str:
         from importlib.metadata import PackageNotFoundError, version
         try:
-            ours = version("openreel")
+            return version("openreel")
         except PackageNotFoundError:
-            ours = "0"
-        return {"openreel_version": ours, "model": self.model_name, "model_weights_sha256": self.weights_sha256,
+            return "0"
+
+    def claims(self, job: Job) -> dict:
+        return {"openreel_version": self.version, "model": self.model_name, "model_weights_sha256": self.weights_sha256,
                 "training_data_manifest_sha256": self.data_manifest_sha256,
                 "generation_parameters_sha256": self.params_sha256(job), "video_id": job.id,
                 "instance_id": self.instance_id, "digital_source_type": DIGITAL_SOURCE_TYPE}
@@ -138,10 +141,11 @@ class Provenance:
                "ca_pem": Path(s.c2pa_ca_pem) if s.c2pa_ca_pem else None} if s.c2pa_chain_pem else {}
         return ensure_credentials(s.data_dir / "c2pa", org=f"OpenReel instance {self.instance_id}", **org)
 
-    def sign(self, mp4: Path, job: Job, ingredients: list[Path]) -> None:
-        """Sign the MP4 in place (through a temporary file and a rename)."""
+    def sign(self, mp4: Path, job: Job, ingredients: list[Path], dst: Path | None = None) -> None:
+        """Sign the MP4 into dst, or in place (either way through a temporary file and a rename)."""
         from ..media.c2pa_sign import sign_mp4
-        sign_mp4(mp4, mp4, self.claims(job), self.credentials, ingredients=[p for p in ingredients if p.exists()])
+        sign_mp4(mp4, dst or mp4, self.claims(job), self.credentials,
+                 ingredients=[p for p in ingredients if p.exists()])
 
     def sign_still(self, image: Path, job: Job) -> None:
         """Sign a thumbnail or sprite sheet in place (WebP and JPEG carry C2PA too)."""

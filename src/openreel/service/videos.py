@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .doorbell import Doorbell
 from .settings import Settings
 from .storage import INPUT_IMAGE, NATIVE, SOURCE_VIDEO, Storage
 from .store import Job, Store, new_video_id
@@ -72,6 +73,7 @@ class VideoService:
         self.access = access  # None: no keys (the service used from Python or tests without the access program)
         self._moderator = None
         self.storage = Storage(settings.data_dir)
+        self.doorbell = Doorbell(settings.data_dir)  # wakes an idle worker on this machine at once
         self.defaults = load_defaults(settings.weights or None)  # the model's native sizes, durations, fps
 
     # -- the model's menu --------------------------------------------------------
@@ -384,6 +386,8 @@ class VideoService:
             raise
         if job.id != vid:  # an idempotent retry raced us and won: drop our upload
             self.storage.delete(vid)
+        elif not refused:
+            self.doorbell.ring()
         elif self.access:
             actor = f"key:{who.key_id}" if who else "system"
             if refused:

@@ -19,15 +19,19 @@ import signal
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 
+from .doorbell import Doorbell
 from .settings import Settings
 from .storage import INPUT_IMAGE, NATIVE, SOURCE_VIDEO, Storage, VARIANTS
 from .store import Job, Store
 from .webhooks import deliver_due, queue_event
 
 log = logging.getLogger("openreel.worker")
+
+CANCEL_LOOK_SECONDS = 0.25  # how often a running job checks whether it was deleted (between denoising steps)
 
 
 class Cancelled(Exception):
@@ -79,11 +83,15 @@ def generate(pipe, job: Job, storage: Storage, callback: Callable[[int, int], No
     raise ValueError(f"mode {mode!r} is not known to this worker")
 
 
-def write_assets(video, job: Job, storage: Storage, provenance=None) -> None:
+def write_assets(video, job: Job, storage: Storage, provenance=None, pool=None) -> None:
     """The MP4 at the asked size, the native MP4 (a source for remixes), thumbnail and sprite sheet.
 
     With provenance, the frames carry the invisible watermark and the MP4 is signed with C2PA,
     listing the source videos (remix, edit, extend) as ingredients.
+
+    With a thread pool, the files are made side by side: libx264, libwebp, libjpeg and c2pa's
+    signer all release the GIL, so on 2 cores this step takes about as long as its longest file
+    rather than the sum of them all (it is the part of a job a direct pipeline call doesn't do).
     """
     from ..media.previews import spritesheet, thumbnail, write_atomic
     from ..media.video import write_mp4
@@ -91,21 +99,49 @@ def write_assets(video, job: Job, storage: Storage, provenance=None) -> None:
     out = _size(job.params["output_size"])
     frames = provenance.mark(video.frames, job) if provenance else video.frames
     native = (frames.shape[2], frames.shape[1])
-    write_mp4(folder / NATIVE, frames, video.fps)
+    signing = bool(provenance and provenance.settings.c2pa)
     final = folder / VARIANTS["video"][0]
-    write_mp4(final, frames, video.fps, scale_to=None if out == native else out)
-    if provenance and provenance.settings.c2pa:
-        sources = []
-        if "source_id" in job.params:
-            sources.append(storage.path(job.params["source_id"], VARIANTS["video"][0]))
-        elif job.params.get("mode") in ("edit", "extend"):
-            sources.append(storage.path(job.id, SOURCE_VIDEO))
-        provenance.sign(final, job, sources)
-    write_atomic(folder / VARIANTS["thumbnail"][0], thumbnail(frames, out))
-    write_atomic(folder / VARIANTS["spritesheet"][0], spritesheet(frames))
-    if provenance and provenance.settings.c2pa:
-        provenance.sign_still(folder / VARIANTS["thumbnail"][0], job)
-        provenance.sign_still(folder / VARIANTS["spritesheet"][0], job)
+    sources = []
+    if "source_id" in job.params:
+        sources.append(storage.path(job.params["source_id"], VARIANTS["video"][0]))
+    elif job.params.get("mode") in ("edit", "extend"):
+        sources.append(storage.path(job.id, SOURCE_VIDEO))
+
+    def native_mp4():
+        write_mp4(folder / NATIVE, frames, video.fps)
+        if out == native:  # the same file: one encode, then the signed copy (or a link) beside it
+            if signing:
+                provenance.sign(folder / NATIVE, job, sources, dst=final)
+            else:
+                _link_atomic(folder / NATIVE, final)
+
+    def scaled_mp4():
+        write_mp4(final, frames, video.fps, scale_to=out)
+        if signing:
+            provenance.sign(final, job, sources)
+
+    def still(variant: str, data: Callable[[], bytes]):
+        path = write_atomic(folder / VARIANTS[variant][0], data())
+        if signing:
+            provenance.sign_still(path, job)
+
+    tasks = [native_mp4, lambda: still("thumbnail", lambda: thumbnail(frames, out)),
+             lambda: still("spritesheet", lambda: spritesheet(frames))]
+    if out != native:
+        tasks.insert(1, scaled_mp4)
+    if pool is None:
+        for task in tasks:
+            task()
+    else:
+        for future in [pool.submit(task) for task in tasks]:
+            future.result()  # the first error is raised here, as in the loop above
+
+
+def _link_atomic(src, dst) -> None:
+    """dst becomes another name of src's file, replacing any dst atomically."""
+    tmp = dst.with_name(f".tmp-link-{uuid.uuid4().hex}")
+    os.link(src, tmp)
+    os.replace(tmp, dst)
 
 
 class Worker:
@@ -114,8 +150,11 @@ class Worker:
         self.name = name or f"worker-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.store = Store(settings.db_url())
         self.storage = Storage(settings.data_dir)
+        self.doorbell = Doorbell(settings.data_dir)
         self._pipe = pipeline
         self.stopping = threading.Event()
+        # Threads for a finished job's files (write_assets): one per file, at most four.
+        self.files = ThreadPoolExecutor(max_workers=4, thread_name_prefix="files")
         from .provenance import Provenance, instance_id
         self.provenance = Provenance(settings, self.store, instance_id(settings.data_dir), settings.model_name)
 
@@ -141,7 +180,7 @@ class Worker:
             deliver_due(self.store, self.settings)
             job = self.store.claim(self.name, self.settings.lease_seconds)
             if job is None:
-                self.stopping.wait(self.settings.poll_idle_seconds)
+                self.doorbell.wait(self.settings.poll_idle_seconds, self.stopping)
                 continue
             self.process(job)
 
@@ -157,7 +196,7 @@ class Worker:
                 self.storage.delete(vid)
 
     def process(self, job: Job) -> None:
-        state = {"progress": 0, "lost": False}
+        state = {"progress": 0, "lost": False, "looked": time.monotonic()}
         done = threading.Event()
 
         def heartbeat():
@@ -170,21 +209,27 @@ class Worker:
             state["progress"] = min(99, int(100 * i / max(n, 1)))
             if state["lost"]:
                 raise LeaseLost()
-            if self.store.cancel_requested(job.id):
-                raise Cancelled()
+            now = time.monotonic()
+            if now - state["looked"] >= CANCEL_LOOK_SECONDS:  # a query per step is wasted on short steps
+                state["looked"] = now
+                if self.store.cancel_requested(job.id):
+                    raise Cancelled()
 
         beat = threading.Thread(target=heartbeat, daemon=True)
         beat.start()
         try:
             started = time.time()
             video = generate(self.pipe, job, self.storage, callback)
+            generated = time.time()
             if state["lost"]:
                 raise LeaseLost()
-            write_assets(video, job, self.storage, self.provenance)
+            write_assets(video, job, self.storage, self.provenance, self.files)
+            written = time.time()
             total = job.params.get("total_seconds")
             seconds = str(int(round(len(video.frames) / video.fps))) if total is not None else None
             if self.store.complete(job.id, self.name, self.settings.retention_seconds, seconds):
-                log.info("job %s completed in %.2f s", job.id, time.time() - started)
+                log.info("job %s completed in %.2f s (generation %.2f s, files %.2f s)", job.id,
+                         time.time() - started, generated - started, written - generated)
                 queue_event(self.store, self.settings, "video.completed", job.id)
             if self.store.get(job.id) is None:  # deleted while we wrote
                 self.storage.delete(job.id)
