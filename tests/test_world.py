@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from openreel.eval.prompts import held_out_set, paraphrase_set, seen_set
+from openreel.eval.prompts import dev_set, held_out_set, paraphrase_set, seen_set
 from openreel.world import captions
 from openreel.world.contract import (BACKGROUNDS, COLORS, HELD_OUT, MIN_AREA_RATIO, MIN_TRAVEL, MOTIONS,
                                      SHAPES, all_combos, training_combos)
@@ -226,6 +226,22 @@ def test_paraphrase_stems_cover_every_new_paraphrase_word():
         for words in vocab.values():
             for w in " ".join(words).split():
                 assert w in allowed or w.startswith(captions.PARAPHRASE_STEMS), w
+
+
+def test_dev_wording_is_neither_training_nor_paraphrase_wording():
+    # The development set is for tuning; it must not leak into training, nor be the test itself.
+    train, para = _training_tokens(), set()
+    for vocab in (captions.PARAPHRASE_SHAPE_WORDS, captions.PARAPHRASE_COLOR_WORDS,
+                  captions.PARAPHRASE_BACKGROUND_WORDS, captions.PARAPHRASE_MOTION_WORDS):
+        para |= {w for words in vocab.values() for w in " ".join(words).split()}
+    for vocab in (captions.DEV_SHAPE_WORDS, captions.DEV_COLOR_WORDS, captions.DEV_BACKGROUND_WORDS,
+                  captions.DEV_MOTION_WORDS):
+        for value, words in vocab.items():
+            for phrase in words:
+                new = [w for w in phrase.split() if w not in train]
+                assert new, f"dev phrase {phrase!r} ({value}) is all training words"
+                assert not any(w in para or w.startswith(captions.PARAPHRASE_STEMS) for w in new), phrase
+    assert len(dev_set()) == 96 and all(c.prompt not in {p.prompt for p in paraphrase_set()} for c in dev_set())
 
 
 def test_eval_prompts_use_the_base_wording_only():

@@ -204,10 +204,17 @@ def evaluate(
     limit: int = typer.Option(0, help="Use only the first N prompts of each set (0 = all)."),
     steps: Optional[int] = typer.Option(None),
     guidance: Optional[float] = typer.Option(None),
+    sets: str = typer.Option("seen,held_out,paraphrase",
+                             help="Comma-separated prompt sets: seen, held_out, paraphrase, and dev (a development "
+                                  "set in its own unseen wording, for tuning without touching the paraphrase set)."),
 ) -> None:
     """Generate the three fixed prompt sets and read them back with the probe."""
     from .eval.run import evaluate as run_eval
-    result = run_eval(weights, limit=limit or None, steps=steps, guidance=guidance)
+    try:
+        result = run_eval(weights, limit=limit or None, steps=steps, guidance=guidance,
+                          sets=tuple(x.strip() for x in sets.split(",") if x.strip()))
+    except ValueError as exc:
+        fail(str(exc))
     report.write_text(json.dumps(result, indent=2) + "\n")
     for name, s in result["sets"].items():
         per = "  ".join(f"{k} {v:.0%}" for k, v in s["attributes"].items())

@@ -22,13 +22,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from openreel.world.captions import caption, paraphrase
+from openreel.world.captions import caption, dev_paraphrase, paraphrase
 from openreel.world.contract import BACKGROUNDS, COLORS, HELD_OUT, SHAPES, all_combos, training_combos
 from openreel.world.scene import sample_scene
 
 SEEN_SEED = 20_001
 HELD_OUT_SEED = 20_002
 PARAPHRASE_SEED = 20_003
+DEV_SEED = 20_004
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,12 @@ def _case(rng: np.random.Generator, shape: str, color: str, motion: str, backgro
     scene = sample_scene(rng, shape=shape, color=color, motion=motion, background=background,
                          allow_held_out=True)
     # The first training wording (base_only), so the benchmark stays fixed as training captions grow.
-    prompt = caption(scene, rng, with_background=True, base_only=True) if wording == "train" else paraphrase(scene, rng)
+    if wording == "train":
+        prompt = caption(scene, rng, with_background=True, base_only=True)
+    elif wording == "dev":
+        prompt = dev_paraphrase(scene, rng)
+    else:
+        prompt = paraphrase(scene, rng)
     return EvalCase(prompt, shape, color, background, motion, int(rng.integers(2**31 - 1)))
 
 
@@ -84,6 +90,12 @@ def paraphrase_set() -> list[EvalCase]:
     return _training_grid(PARAPHRASE_SEED, "paraphrase")
 
 
+def dev_set() -> list[EvalCase]:
+    """96 training combinations in the development wording: for tuning what reads prompts, so the
+    paraphrase set stays untuned. Not one of the reported sets."""
+    return _training_grid(DEV_SEED, "dev")
+
+
 def held_out_set() -> list[EvalCase]:
     """The 28 held-out combinations twice each (56), on two different backgrounds, training wording."""
     rng = np.random.default_rng(HELD_OUT_SEED)
@@ -101,3 +113,4 @@ def held_out_set() -> list[EvalCase]:
 
 # The sets by name, for the CLI's --set choices and for reports.
 EVAL_SETS = {"seen": seen_set, "held_out": held_out_set, "paraphrase": paraphrase_set}
+DEV_SETS = {"dev": dev_set}

@@ -147,6 +147,40 @@ PARAPHRASE_TEMPLATES = [
     "in front of a plain {bg} wall, a single {color} {shape} keeps {motion}",
     "a clip where the {color} {shape} is {motion} and the backdrop is {bg}",
 ]
+# A second unseen wording, for *developing* things that read prompts (a prompt rewriter, new
+# training captions), so that the paraphrase set above stays a test nobody tuned on. Its words
+# are in neither the training captions nor the paraphrase wording; a test checks.
+DEV_SHAPE_WORDS = {
+    "circle": ["globe", "marble", "round bead"],
+    "square": ["brick", "square slab", "four-sided shape"],
+    "triangle": ["delta shape", "three-cornered shape", "trigon"],
+}
+DEV_COLOR_WORDS = {
+    "red": ["blood red", "fire red"], "orange": ["carrot orange", "marigold"],
+    "yellow": ["mustard yellow", "banana yellow"], "green": ["forest green", "mint green"],
+    "cyan": ["cerulean", "aqua-colored"], "blue": ["azure", "cornflower blue"],
+    "purple": ["lavender", "mauve"], "white": ["chalk white", "cream white"],
+}
+DEV_BACKGROUND_WORDS = {
+    "black": ["inky black", "onyx"], "gray": ["charcoal gray", "smoky gray"],
+    "navy": ["marine navy", "oxford navy"], "brown": ["umber", "cocoa brown"],
+}
+DEV_MOTION_WORDS = {
+    "left": ["moving westward", "scooting to the left"],
+    "right": ["moving eastward", "scooting to the right"],
+    "up": ["floating skyward", "lifting upwards"],
+    "down": ["sliding downwards", "sagging lower"],
+    "static": ["idle", "not budging"],
+    "growing": ["magnifying", "increasing in scale"],
+    "shrinking": ["diminishing", "compressing inward"],
+}
+DEV_TEMPLATES = [
+    "here we have a {color} {shape} {motion} with a {bg} background",
+    "camera shot: a lone {color} {shape} {motion}, {bg} surroundings",
+    "picture a {color} {shape} that is {motion} on top of {bg}",
+]
+
+
 # Stems of the paraphrase wording that training captions must never contain
 # (the plain colour names the paraphrase set also uses are allowed).
 PARAPHRASE_STEMS = (
@@ -190,6 +224,16 @@ def paraphrase(scene: Scene, rng: np.random.Generator) -> str:
         shape=_pick(rng, PARAPHRASE_SHAPE_WORDS[scene.shape]),
         motion=_pick(rng, PARAPHRASE_MOTION_WORDS[scene.motion]),
         bg=_pick(rng, PARAPHRASE_BACKGROUND_WORDS[scene.background]),
+    )
+
+
+def dev_paraphrase(scene: Scene, rng: np.random.Generator) -> str:
+    """A caption in the development wording (DEV_*): unseen in training, and not the test wording."""
+    return _pick(rng, DEV_TEMPLATES).format(
+        color=_pick(rng, DEV_COLOR_WORDS[scene.color]),
+        shape=_pick(rng, DEV_SHAPE_WORDS[scene.shape]),
+        motion=_pick(rng, DEV_MOTION_WORDS[scene.motion]),
+        bg=_pick(rng, DEV_BACKGROUND_WORDS[scene.background]),
     )
 
 
