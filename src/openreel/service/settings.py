@@ -40,6 +40,7 @@ class Settings(BaseSettings):
 
     # Workers and jobs.
     workers: int = 1  # worker processes, each with the model loaded once
+    worker_nice: int = 10  # workers' CPU priority below the API's (0 = equal): polls are answered first, generation gets the rest
     lease_seconds: float = 30.0  # a job whose worker has not heartbeaten for this long is presumed lost
     heartbeat_seconds: float = 2.0  # how often a busy worker renews its lease
     max_attempts: int = 3  # a lost job is retried until this many attempts, then fails with worker_lost

@@ -386,8 +386,6 @@ class VideoService:
             raise
         if job.id != vid:  # an idempotent retry raced us and won: drop our upload
             self.storage.delete(vid)
-        elif not refused:
-            self.doorbell.ring()
         elif self.access:
             actor = f"key:{who.key_id}" if who else "system"
             if refused:
@@ -398,6 +396,8 @@ class VideoService:
                 self.access.audit(actor, f"video.{kind}", vid,
                                   {"owner": job.owner_id, "key": job.key_id, "model": model, "seconds": seconds,
                                    "size": size, "source": params.get("source_id")})
+        if job.id == vid and not refused:
+            self.doorbell.ring()
         return self.to_object(job)
 
     # -- read, list, delete, content -------------------------------------------

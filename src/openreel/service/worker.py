@@ -259,7 +259,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--watch-parent", type=int, default=0, help="exit when this parent pid goes away")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    worker = Worker(Settings(), args.name)
+    settings = Settings()
+    if settings.worker_nice and hasattr(os, "nice"):
+        # Generation uses every core it gets; on a small machine that starved the API, whose answers
+        # (polls, downloads) then queued for seconds. A lower priority costs generation only the CPU
+        # the API actually uses.
+        os.nice(settings.worker_nice)
+    worker = Worker(settings, args.name)
     signal.signal(signal.SIGTERM, lambda *_: worker.stopping.set())
     worker.run(watch_parent=args.watch_parent or None)
 
