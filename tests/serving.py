@@ -112,6 +112,7 @@ class Receiver:
 
     def __init__(self, fail_first: int = 1):
         self.got: list[tuple[dict, str]] = []
+        self.arrived: list[float] = []  # time.perf_counter() of each accepted delivery, beside got
         self.calls = 0
         outer = self
 
@@ -121,6 +122,7 @@ class Receiver:
                 outer.calls += 1
                 status = 500 if outer.calls <= fail_first else 200
                 if status == 200:
+                    outer.arrived.append(time.perf_counter())
                     outer.got.append(({k.lower(): v for k, v in self.headers.items()}, body))
                 self.send_response(status)
                 self.end_headers()

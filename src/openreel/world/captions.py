@@ -219,21 +219,24 @@ def caption(scene: Scene, rng: np.random.Generator, with_background: bool = True
 
 def paraphrase(scene: Scene, rng: np.random.Generator) -> str:
     """A caption in wording that never appears in training (for evaluation only)."""
-    return _pick(rng, PARAPHRASE_TEMPLATES).format(
-        color=_pick(rng, PARAPHRASE_COLOR_WORDS[scene.color]),
-        shape=_pick(rng, PARAPHRASE_SHAPE_WORDS[scene.shape]),
-        motion=_pick(rng, PARAPHRASE_MOTION_WORDS[scene.motion]),
-        bg=_pick(rng, PARAPHRASE_BACKGROUND_WORDS[scene.background]),
-    )
+    return _fill(scene, rng, PARAPHRASE_TEMPLATES, PARAPHRASE_SHAPE_WORDS, PARAPHRASE_COLOR_WORDS,
+                 PARAPHRASE_MOTION_WORDS, PARAPHRASE_BACKGROUND_WORDS)
 
 
 def dev_paraphrase(scene: Scene, rng: np.random.Generator) -> str:
     """A caption in the development wording (DEV_*): unseen in training, and not the test wording."""
-    return _pick(rng, DEV_TEMPLATES).format(
-        color=_pick(rng, DEV_COLOR_WORDS[scene.color]),
-        shape=_pick(rng, DEV_SHAPE_WORDS[scene.shape]),
-        motion=_pick(rng, DEV_MOTION_WORDS[scene.motion]),
-        bg=_pick(rng, DEV_BACKGROUND_WORDS[scene.background]),
+    return _fill(scene, rng, DEV_TEMPLATES, DEV_SHAPE_WORDS, DEV_COLOR_WORDS, DEV_MOTION_WORDS,
+                 DEV_BACKGROUND_WORDS)
+
+
+def _fill(scene: Scene, rng: np.random.Generator, templates, shapes, colors, motions, bgs) -> str:
+    """One of `templates` filled with a word for each of the scene's attributes (draw order fixed:
+    the eval sets' prompts depend on it)."""
+    return _pick(rng, templates).format(
+        color=_pick(rng, colors[scene.color]),
+        shape=_pick(rng, shapes[scene.shape]),
+        motion=_pick(rng, motions[scene.motion]),
+        bg=_pick(rng, bgs[scene.background]),
     )
 
 
