@@ -103,3 +103,19 @@ def test_job_files_are_the_same_made_in_parallel_or_in_turn(tmp_path):
             assert read_video(folder / VARIANTS["video"][0])[0].shape == (9, int(out.split("x")[1]), int(out.split("x")[0]), 3)
     for out in ("64x64", "128x128"):
         assert made["video_inturn", out] == made["video_parallel", out]
+
+
+def test_a_dropped_minute_counts_takes_its_thread_with_it(tmp_path):
+    import gc
+    store = Store(Settings(data_dir=tmp_path).db_url())
+    from openreel.service.access import metadata
+    metadata.create_all(store.engine)
+    counts = MinuteCounts(store.engine, every=0.05)
+    counts.add("key_a", 1)
+    thread = counts._thread
+    time.sleep(0.2)
+    assert count_in_db(store, "key_a", 1) == 1  # the thread wrote it
+    del counts
+    gc.collect()
+    thread.join(2)
+    assert not thread.is_alive()

@@ -29,6 +29,7 @@ import logging
 import secrets
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -174,7 +175,7 @@ class MinuteCounts:
         self._writing: dict[tuple[str, int], int] = {}  # being written now (counted until the totals are back)
         self._touched: dict[str, int] = {}  # key -> last_used_at to write
         self._thread: threading.Thread | None = None
-        atexit.register(self._flush_at_exit)
+        atexit.register(_flush_at_exit, weakref.ref(self))
 
     def add(self, key_id: str, minute: int, touched_at: int | None = None) -> int:
         """Count one request; returns the requests of this key in this minute, this one included."""
@@ -184,7 +185,8 @@ class MinuteCounts:
             if touched_at is not None:
                 self._touched[key_id] = touched_at
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="minute-counts", daemon=True)
+                self._thread = threading.Thread(target=_flush_every, args=(weakref.ref(self), self.every),
+                                                name="minute-counts", daemon=True)
                 self._thread.start()
             return self._known.get(k, 0) + self._writing.get(k, 0) + self._pending[k]
 
@@ -195,20 +197,6 @@ class MinuteCounts:
                 del self._known[k]
             for k in [k for k in self._pending if k[0] == key_id]:
                 del self._pending[k]
-
-    def _flush_at_exit(self) -> None:
-        try:
-            self.flush()
-        except Exception as exc:  # the database may be gone already (a test's temporary folder)
-            log.warning("request counts not written at exit: %s", exc)
-
-    def _run(self) -> None:
-        while True:
-            time.sleep(self.every)
-            try:
-                self.flush()
-            except Exception:  # the database is away for a moment: keep the counts, try again
-                log.exception("could not write request counts; will retry")
 
     def flush(self) -> None:
         with self._flushing:
@@ -246,6 +234,31 @@ class MinuteCounts:
             newest = max(m for _, m in self._known) if self._known else 0
             for k in [k for k in self._known if k[1] < newest - 1]:  # only this minute and the last matter
                 del self._known[k]
+
+
+def _flush_every(ref: "weakref.ref[MinuteCounts]", every: float) -> None:
+    """The background writer: flushes while its MinuteCounts lives (a weak reference, so an
+    Access that is dropped, as tests drop many, takes its thread with it)."""
+    while True:
+        time.sleep(every)
+        counts = ref()
+        if counts is None:
+            return
+        try:
+            counts.flush()
+        except Exception:  # the database is away for a moment: the counts are kept, try again
+            log.exception("could not write request counts; will retry")
+        del counts
+
+
+def _flush_at_exit(ref: "weakref.ref[MinuteCounts]") -> None:
+    counts = ref()
+    if counts is None:
+        return
+    try:
+        counts.flush()
+    except Exception as exc:  # the database may be gone already (a test's temporary folder)
+        log.warning("request counts not written at exit: %s", exc)
 
 
 class Access:
