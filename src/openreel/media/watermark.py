@@ -63,6 +63,7 @@ CODED_BITS = 2 * (PAYLOAD_BITS + CRC_BITS + MEMORY)  # 140 lattice projections p
 SHORT_CELLS = 32  # cells on the short side (the long side gets a multiple of 4); 16 costs 0.7 dB more for the same strength
 BAND = 12  # DCT frequencies kept per short side: 143 dims on a square grid (>= CODED_BITS), periods >= 5 px at 64
 MSE_TARGET = 6.5  # mean squared luma change per pixel the lattice is sized for (about 39.5 dB)
+SETTLED = 0.05  # lattice steps: a frame whose projections are all this close to their targets needs no more passes
 REFINE = 3  # embedding passes: the first sets the targets, the others absorb rounding and clipping
 LUMA = np.array([0.299, 0.587, 0.114])
 
@@ -256,6 +257,8 @@ def embed(frames: np.ndarray, payload: int, key: bytes = DEFAULT_KEY) -> np.ndar
             p = _projections(lay, _luma(marked)) / lay.delta
             if i == 0:
                 target = np.round(p - offset) + offset
+            elif np.abs(target - p).max() < SETTLED:
+                break  # nothing was clipped: every projection already sits on its target
             change = (((target - p) * lay.delta) @ lay.vectors.T).astype(np.float32)  # (cells,)
             added += lay.up_r @ change.reshape(lay.down_r.shape[0], -1) @ lay.up_c.T
             marked = np.clip(np.round(base + added[..., None]), 0, 255).astype(np.uint8)
