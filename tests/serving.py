@@ -113,6 +113,7 @@ class Receiver:
     def __init__(self, fail_first: int = 1):
         self.got: list[tuple[dict, str]] = []
         self.arrived: list[float] = []  # time.perf_counter() of each accepted delivery, beside got
+        self.changed = threading.Condition()  # notified on every accepted delivery
         self.calls = 0
         outer = self
 
@@ -122,8 +123,10 @@ class Receiver:
                 outer.calls += 1
                 status = 500 if outer.calls <= fail_first else 200
                 if status == 200:
-                    outer.arrived.append(time.perf_counter())
-                    outer.got.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                    with outer.changed:
+                        outer.arrived.append(time.perf_counter())
+                        outer.got.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                        outer.changed.notify_all()
                 self.send_response(status)
                 self.end_headers()
 
@@ -133,3 +136,8 @@ class Receiver:
         self.http = HTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.http.server_port}/hook"
         threading.Thread(target=self.http.serve_forever, daemon=True).start()
+
+    def wait(self, until, timeout: float) -> bool:
+        """Block (without spinning) until until() is true after some delivery, or timeout seconds."""
+        with self.changed:
+            return self.changed.wait_for(until, timeout)
