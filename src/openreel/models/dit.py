@@ -39,7 +39,7 @@ class DiTConfig:
     heads: int = 3
     mlp_ratio: float = 4.0
     text_width: int = 384  # all-MiniLM-L6-v2 token states
-    frame_cond: bool = False  # known latent frames + mask as a second input (issue 3); False = text -> video only, as shipped before
+    frame_cond: bool = False  # known latent frames + a mask as a second input (issue 3); False = text -> video only
 
     def to_dict(self) -> dict:
         return asdict(self)
