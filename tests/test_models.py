@@ -73,6 +73,43 @@ def test_dit_starts_as_zero_velocity():
     assert torch.count_nonzero(v) == 0  # adaLN-zero init
 
 
+def opened(cfg, seed=0):
+    """A DiT with its zero-initialised layers given small random weights, so outputs aren't trivially zero."""
+    torch.manual_seed(seed)
+    dit = DiT(cfg).eval()
+    for p in dit.parameters():
+        if p.abs().sum() == 0:
+            torch.nn.init.normal_(p, std=0.02)
+    return dit
+
+
+def test_frame_conditioning_starts_as_the_model_it_fine_tunes():
+    plain = opened(DiT_XS(latent_channels=4))
+    cond = DiT(DiT_XS(latent_channels=4, frame_cond=True)).eval()
+    cond.load_state_dict(plain.state_dict())  # a text -> video checkpoint: frames_in is missing, filled with zeros
+    assert torch.count_nonzero(cond.frames_in.weight) == 0
+    z, text, mask = torch.randn(1, 3, 4, 8, 8), torch.randn(1, 3, 384), torch.ones(1, 3, dtype=torch.bool)
+    known, known_mask = torch.randn(1, 3, 4, 8, 8), torch.tensor([[True, False, True]])
+    with torch.no_grad():
+        want = plain(z, torch.tensor([0.5]), text, mask)
+        assert torch.equal(cond(z, torch.tensor([0.5]), text, mask), want)
+        assert torch.equal(cond(z, torch.tensor([0.5]), text, mask, known, known_mask), want)
+    with pytest.raises(ValueError, match="frame_cond"):
+        plain(z, torch.tensor([0.5]), text, mask, known, known_mask)
+
+
+def test_frame_conditioning_sees_only_known_frames():
+    dit = opened(DiT_XS(latent_channels=4, frame_cond=True))
+    z, text, mask = torch.randn(1, 3, 4, 8, 8), torch.randn(1, 3, 384), torch.ones(1, 3, dtype=torch.bool)
+    known, known_mask = torch.randn(1, 3, 4, 8, 8), torch.tensor([[True, False, False]])
+    other = known.clone()
+    other[:, 1:] = torch.randn(1, 2, 4, 8, 8)  # differs only where nothing is known
+    with torch.no_grad():
+        v = dit(z, torch.tensor([0.5]), text, mask, known, known_mask)
+        assert torch.equal(v, dit(z, torch.tensor([0.5]), text, mask, other, known_mask))
+        assert not torch.allclose(v, dit(z, torch.tensor([0.5]), text, mask))  # knowing a frame changes the field
+
+
 def test_dit_rejects_latents_off_the_patch_grid():
     dit = DiT(DiT_XS(latent_channels=4))
     with pytest.raises(ValueError, match="multiples of 4"):

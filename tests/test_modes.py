@@ -37,6 +37,18 @@ def pipe():
     return VideoPipeline(TinyTextEncoder(), ae, dit, GenerationDefaults(steps=2))
 
 
+@pytest.fixture(scope="module")
+def cond_pipe():
+    """The same, with a transformer trained with masked frame conditioning (here: random weights)."""
+    torch.manual_seed(0)
+    ae = VideoAutoencoder(AutoencoderConfig(channels=(8, 8, 16), group_channels=16, latent_channels=4))
+    dit = DiT(DiT_XS(latent_channels=4, frame_cond=True))
+    for p in dit.parameters():
+        if p.abs().sum() == 0:
+            torch.nn.init.normal_(p, std=0.05)
+    return VideoPipeline(TinyTextEncoder(), ae, dit, GenerationDefaults(steps=2))
+
+
 def clip(motion="right", frames=16, width=64, height=64, color="red"):
     scene = Scene("circle", color, "black", motion, (0.3, 0.5), (0.7, 0.5) if motion == "right" else (0.3, 0.5),
                   0.3, 0.3)
@@ -83,6 +95,23 @@ def test_loop_blend_remix_storyboard_long_lengths(pipe):
     assert pipe.remix(clip(frames=50), "a blue ball", strength=0.3).frames.shape[0] == 50  # chained windows
     board = pipe.storyboard([{"prompt": "a", "seconds": 1}, {"prompt": "b", "seconds": 2}])
     assert board.frames.shape[0] == 24 and board.params["cards"][1] == {"prompt": "b", "seconds": 2}
+    assert pipe.long("a ball", seconds=9).frames.shape[0] == 72
+
+
+def test_modes_on_a_frame_conditioned_model(cond_pipe):
+    pipe = cond_pipe
+    first = clip()[0]
+    video = pipe("a ball", seconds=1, image=first, seed=1)
+    assert video.frames.shape == (8, 64, 64, 3)
+    assert psnr(video.frames[0], pipe.decode(pipe.encode_frame(first))[0]) > 40  # latent 0 is still replaced
+    source = clip()
+    fwd = pipe.extend(source, "a ball", seconds=1, seed=2)
+    assert fwd.frames.shape == (24, 64, 64, 3) and np.array_equal(fwd.frames[:16], source)
+    back = pipe.extend(source, "a ball", seconds=2, backward=True, seed=2)
+    assert back.frames.shape == (32, 64, 64, 3) and np.array_equal(back.frames[16:], source)
+    a, b = clip(), clip("static", color="blue")
+    t = pipe.blend(a, b, "a ball", seconds=2).frames
+    assert t.shape[0] == 18 and np.array_equal(t[0], a[-1]) and np.array_equal(t[-1], b[0])
     assert pipe.long("a ball", seconds=9).frames.shape[0] == 72
 
 

@@ -53,6 +53,10 @@ class TrainConfig:
     caption_dropout: float = 0.1  # for classifier-free guidance
     captions_per_clip: int = 4  # pool captions per clip, in different wording; each step picks one
     init_from: str = ""  # an exported weights folder to start from: keeps its autoencoder, continues its transformer
+    # Masked frame conditioning (issue 3). > 0 gives the transformer its known-frames input
+    # (zero-initialised, so init_from's model is where it starts) and shows that share of
+    # training clips with some latent frames known; the rest see none, so text -> video keeps its practice.
+    frame_masks: float = 0.0
     pool_scale: float = 1.0  # multiplies every pool bucket's clip count (smoke runs use a sliver)
     # Bookkeeping.
     session_steps: int = 0  # stop after this many steps in this invocation (0 = no limit); run again to resume
@@ -272,6 +276,7 @@ class Bucket:
     text: torch.Tensor  # (N, K, L, 384) float16: K captions of each clip
     mask: torch.Tensor  # (N, K, L) bool
     weight: float
+    stills: torch.Tensor | None = None  # (N, n, C, h, w) float16: latent p of the frame at group p's start, alone
 
 
 def pool_clips(cfg: TrainConfig, bucket_index: int, count: int, w: int, h: int, frames: int):
@@ -305,22 +310,49 @@ def build_pool(cfg: TrainConfig, ae: VideoAutoencoder, text_encoder, device, sho
     total = sum(b[3] for b in buckets)
     bar = progress(total, 0, "encoding training pool", show)
     for bi, (w, h, frames, count, weight) in enumerate(buckets):
-        lat, txt, msk = [], [], []
+        lat, txt, msk, stl = [], [], [], []
         clips = list(pool_clips(cfg, bi, count, w, h, frames))
         for s in range(0, count, 32):
             chunk = clips[s:s + 32]
             x = torch.from_numpy(data.to_tensor_layout(np.stack([c.video for c in chunk]))).to(device)
             with torch.no_grad():
                 lat.append(ae.encode(x).half().cpu())
+                if cfg.frame_masks:
+                    stl.append(encode_stills(ae, x).half().cpu())
             k = cfg.captions_per_clip
             states, mask = text_encoder([t for j, c in enumerate(chunk)
                                          for t in clip_captions(cfg, bi, s + j, c, k)])
             txt.append(states.half().view(len(chunk), k, *states.shape[1:]))
             msk.append(mask.view(len(chunk), k, -1))
             bar.update(len(chunk))
-        out.append(Bucket(w, h, frames, torch.cat(lat), torch.cat(txt), torch.cat(msk), weight))
+        out.append(Bucket(w, h, frames, torch.cat(lat), torch.cat(txt), torch.cat(msk), weight,
+                          torch.cat(stl) if stl else None))
     bar.close()
     return out
+
+
+def encode_stills(ae: VideoAutoencoder, x: torch.Tensor) -> torch.Tensor:
+    """(B, 1 + 4k, 3, H, W) clips -> (B, 1 + k, C, h, w): latent p is frame 4p - 3 (frame 0 for p = 0)
+    encoded alone, what the pipeline gives the transformer as a known frame at position p."""
+    B, T = x.shape[:2]
+    first = [0] + list(range(1, T, ae.cfg.time_factor))  # the first frame of each latent frame
+    z = ae.encode(x[:, first].flatten(0, 1)[:, None])  # (B*n, 1, C, h, w)
+    return z.view(B, len(first), *z.shape[2:])
+
+
+def frame_mask(rng: np.random.Generator, n: int, share: float) -> np.ndarray:
+    """Which of n latent frames a training clip shows as known: none (1 - share), else the
+    first k, the last k or both ends, k mostly 1 (what the pipeline's modes pin)."""
+    m = np.zeros(n, dtype=bool)
+    if rng.random() >= share:
+        return m
+    k = 1 if rng.random() < 0.7 or n < 3 else int(rng.integers(2, n))
+    kind = rng.choice(3, p=[0.5, 0.25, 0.25])  # first k (image, extend), last k (extend backward), both ends (blend)
+    if kind in (0, 2):
+        m[:k] = True
+    if kind in (1, 2):
+        m[n - (1 if kind == 2 else k):] = True
+    return m
 
 
 def latent_stats(ae: VideoAutoencoder, cfg: TrainConfig, device, n: int = 256) -> tuple[float, float]:
@@ -363,6 +395,10 @@ def dit_batch(buckets: list[Bucket], cfg: TrainConfig, step: int, dist: Dist, nu
     x0 = bucket.latents[idx].float()
     if image_phase:
         x0 = x0[:, :1]
+    n = x0.shape[1]
+    mask_rng = np.random.default_rng([cfg.seed, 4, step])  # its own stream: runs without masks draw as before
+    known_mask = torch.from_numpy(np.stack([frame_mask(mask_rng, n, cfg.frame_masks) for _ in range(size)]))  # (B, n)
+    known = bucket.stills[idx, :n].float() if cfg.frame_masks else torch.zeros_like(x0)
     which = torch.from_numpy(rng.integers(bucket.text.shape[1], size=size))  # one of each clip's captions
     text, mask = bucket.text[idx, which].float(), bucket.mask[idx, which].clone()
     drop = torch.rand(size, generator=gen) < cfg.caption_dropout
@@ -372,7 +408,7 @@ def dit_batch(buckets: list[Bucket], cfg: TrainConfig, step: int, dist: Dist, nu
     t = sample_t(size, gen)
     mine = shard(size, dist)
     sl = slice(mine.start, mine.stop)
-    return [v[sl].to(device) for v in (x0, noise, t, text, mask)]
+    return [v[sl].to(device) for v in (x0, noise, t, text, mask, known, known_mask)]
 
 
 def sample_probe(dit: torch.nn.Module, ae: VideoAutoencoder, text_encoder, n: int = 24) -> float:
@@ -397,6 +433,7 @@ def train_dit(cfg: TrainConfig, ae: VideoAutoencoder, device: torch.device, dist
     from .models.dit import DIT_PRESETS, DiT, DiTConfig
     from .models.text_encoder import TextEncoder
     out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
     ckpt_path = out / "dit.pt"
     ae.eval().requires_grad_(False)
     if ae.cfg.latent_scale == 1.0 and ae.cfg.latent_shift == 0.0:
@@ -404,7 +441,7 @@ def train_dit(cfg: TrainConfig, ae: VideoAutoencoder, device: torch.device, dist
     text_encoder = TextEncoder()
     null_text = text_encoder([""])
     torch.manual_seed(cfg.seed)
-    dit_cfg = DIT_PRESETS[cfg.dit_preset](latent_channels=ae.cfg.latent_channels)
+    dit_cfg = DIT_PRESETS[cfg.dit_preset](latent_channels=ae.cfg.latent_channels, frame_cond=cfg.frame_masks > 0)
     model = DiT(dit_cfg).to(device)
     if cfg.init_from and not ckpt_path.exists():
         from safetensors.torch import load_file
@@ -425,6 +462,8 @@ def train_dit(cfg: TrainConfig, ae: VideoAutoencoder, device: torch.device, dist
     buckets = torch.load(pool_path, weights_only=False) if pool_path.exists() else None
     if buckets and buckets[0].text.shape[1] != cfg.captions_per_clip:
         buckets = None  # a pool from another caption recipe: encode afresh
+    if buckets and cfg.frame_masks and getattr(buckets[0], "stills", None) is None:
+        buckets = None  # a pool without the known-frame latents
     if buckets is None:
         buckets = build_pool(cfg, ae, text_encoder, device, dist.main)
         if dist.main:
@@ -435,10 +474,11 @@ def train_dit(cfg: TrainConfig, ae: VideoAutoencoder, device: torch.device, dist
     smooth = None
     stop = cfg.dit_steps if not cfg.session_steps else min(cfg.dit_steps, step + cfg.session_steps)
     while step < stop:
-        x0, noise, t, text, mask = dit_batch(buckets, cfg, step, dist, null_text, device)
+        x0, noise, t, text, mask, known, known_mask = dit_batch(buckets, cfg, step, dist, null_text, device)
+        frames = {"known": known, "known_mask": known_mask} if cfg.frame_masks else {}
         for g in opt.param_groups:
             g["lr"] = lr_at(step, cfg.dit_steps, cfg.dit_lr, warmup=min(200, max(1, cfg.dit_steps // 10)))
-        loss = flow_loss(ddp(noisy(x0, noise, t), t, text, mask), x0, noise)
+        loss = flow_loss(ddp(noisy(x0, noise, t), t, text, mask, **frames), x0, noise)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -250,7 +250,10 @@ def measure_blend(pipe, n: int, tmp: Path) -> dict:
                 move = ("right" if dx > 0 else "left") if abs(dx) >= abs(dy) else ("down" if dy > 0 else "up")
         prompt = canonical_prompt(shape, color, move, bg)
         frames = round_trip(pipe.blend(a, b, prompt, seconds=2, seed=seed + 2).frames, 8, tmp)
-        s = seam(frames, [int(np.nanargmax(frame_steps(frames)[0]))] if len(frames) > 2 else [], factor=3.0)
+        move = frame_steps(frames)[0]
+        # The largest step; if the object is lost in every frame, any step is NaN and the case fails.
+        at = [int(np.nanargmax(move)) if np.isfinite(move).any() else 0] if len(frames) > 2 else []
+        s = seam(frames, at, factor=3.0)
         p0, p1 = psnr(frames[0], a[-1]), psnr(frames[-1], b[0])
         row = {"prompt": prompt, "psnr_first": p0, "psnr_last": p1, "max_step": s}
         row.update(ends_ok=p0 >= 25 and p1 >= 25, steps_ok=s["centroid"]["ok"], steps_ok_raw=s["centroid"]["ok_raw"])

@@ -10,6 +10,14 @@ Each block: adaLN-zero self-attention over all spacetime tokens, then
 cross-attention to the frozen text encoder's token states, then an MLP. The
 timestep and a pooled text vector modulate the blocks (DiT's adaLN-zero).
 The model predicts the rectified-flow velocity (noise - clean).
+
+Masked frame conditioning (issue 3, frame_cond=True): known latent frames and a
+mask channel come in as a second patch input, added to the tokens through a
+zero-initialised projection. Known latent p is the latent of one frame alone:
+frame 0 at p = 0, the first frame of group p (frame 4p - 3) further on, so one
+known frame can sit at any position (image -> video, extension, blends). The
+projection starts at zero, so a fine-tune from a text -> video checkpoint
+starts out as exactly that model.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ class DiTConfig:
     heads: int = 3
     mlp_ratio: float = 4.0
     text_width: int = 384  # all-MiniLM-L6-v2 token states
+    frame_cond: bool = False  # known latent frames + a mask as a second input (issue 3); False = text -> video only
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -130,6 +139,8 @@ class DiT(nn.Module):
         self.cfg = cfg
         D, p, C = cfg.width, cfg.patch, cfg.latent_channels
         self.patch_in = nn.Linear(p * p * C, D)
+        # Known latents and their mask, one more channel: a cell is known or not.
+        self.frames_in = nn.Linear(p * p * (C + 1), D) if cfg.frame_cond else None
         self.t_embed = TimestepEmbedder(D)
         self.text_proj = nn.Sequential(nn.Linear(cfg.text_width, D), nn.GELU(approximate="tanh"), nn.Linear(D, D))
         self.pool_proj = nn.Linear(cfg.text_width, D)
@@ -153,6 +164,11 @@ class DiT(nn.Module):
         nn.init.zeros_(self.final.ada[-1].bias)
         nn.init.zeros_(self.final.linear.weight)
         nn.init.zeros_(self.final.linear.bias)
+        # Frame conditioning starts closed too: a fine-tune from a text -> video model
+        # starts out as exactly that model.
+        if self.frames_in is not None:
+            nn.init.zeros_(self.frames_in.weight)
+            nn.init.zeros_(self.frames_in.bias)
 
     def check_latent(self, z) -> None:
         p = self.cfg.patch
@@ -160,14 +176,35 @@ class DiT(nn.Module):
             raise ValueError(f"latents must be (B, n, {self.cfg.latent_channels}, h, w) with h, w multiples of {p}; "
                              f"got {tuple(z.shape)}")
 
-    def forward(self, z, t, text, text_mask):
-        """z (B, n, C, h, w) noisy latents, t (B,) in [0, 1], text (B, L, 384), text_mask (B, L) -> velocity like z."""
+    def patchify(self, z):  # (B, n, C, h, w) -> (B, n*gh*gw, p*p*C)
+        B, n, C, h, w = z.shape
+        p = self.cfg.patch
+        x = z.reshape(B, n, C, h // p, p, w // p, p).permute(0, 1, 3, 5, 4, 6, 2)  # (B, n, gh, gw, p, p, C)
+        return x.reshape(B, n * (h // p) * (w // p), p * p * C)
+
+    def load_state_dict(self, state, strict: bool = True, assign: bool = False):
+        """As nn.Module's; a frame_cond model also takes a text -> video checkpoint, which has no
+        frames_in: that stays at its zero init, so the model is the checkpoint's exactly."""
+        if self.frames_in is not None and not any(k.startswith("frames_in.") for k in state):
+            state = {**state, **{f"frames_in.{k}": torch.zeros_like(v) for k, v in self.frames_in.state_dict().items()}}
+        return super().load_state_dict(state, strict=strict, assign=assign)
+
+    def forward(self, z, t, text, text_mask, known=None, known_mask=None):
+        """z (B, n, C, h, w) noisy latents, t (B,) in [0, 1], text (B, L, 384), text_mask (B, L) -> velocity like z.
+        frame_cond models also take known (B, n, C, h, w) latents and known_mask (B, n) bool, True where
+        latent frame p is known (see the module docstring for what a known latent is); None = none known."""
         self.check_latent(z)
         B, n, C, h, w = z.shape
         p = self.cfg.patch
         gh, gw = h // p, w // p
-        x = z.reshape(B, n, C, gh, p, gw, p).permute(0, 1, 3, 5, 4, 6, 2)  # (B, n, gh, gw, p, p, C)
-        x = self.patch_in(x.reshape(B, n * gh * gw, p * p * C))  # (B, N, D)
+        x = self.patch_in(self.patchify(z))  # (B, N, D)
+        if self.frames_in is not None:
+            m = torch.zeros(B, n, device=z.device, dtype=torch.bool) if known_mask is None else known_mask
+            m = m.to(z.dtype)[:, :, None, None, None].expand(B, n, 1, h, w)  # (B, n, 1, h, w)
+            k = torch.zeros_like(z) if known is None else known * m
+            x = x + self.frames_in(self.patchify(torch.cat([k, m], dim=2)))  # (B, N, D)
+        elif known is not None:
+            raise ValueError("this transformer has no frame conditioning (frame_cond=False); pass known=None")
         x = x + sincos_3d(n, gh, gw, self.cfg.width).to(x.dtype).to(x.device)[None]
         m = text_mask.unsqueeze(-1).to(text.dtype)  # (B, L, 1)
         pooled = (text * m).sum(1) / m.sum(1).clamp(min=1)  # (B, 384)
