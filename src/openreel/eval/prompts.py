@@ -19,6 +19,7 @@ world version changes too.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -42,21 +43,19 @@ class EvalCase:
     seed: int  # the generation seed for this case, so a rerun draws the same noise
 
 
+def _base_caption(scene, rng: np.random.Generator) -> str:
+    # The first training wording (base_only), so the benchmark stays fixed as training captions grow.
+    return caption(scene, rng, with_background=True, base_only=True)
+
+
 def _case(rng: np.random.Generator, shape: str, color: str, motion: str, background: str,
-          wording: str) -> EvalCase:
+          wording: Callable) -> EvalCase:
     scene = sample_scene(rng, shape=shape, color=color, motion=motion, background=background,
                          allow_held_out=True)
-    # The first training wording (base_only), so the benchmark stays fixed as training captions grow.
-    if wording == "train":
-        prompt = caption(scene, rng, with_background=True, base_only=True)
-    elif wording == "dev":
-        prompt = dev_paraphrase(scene, rng)
-    else:
-        prompt = paraphrase(scene, rng)
-    return EvalCase(prompt, shape, color, background, motion, int(rng.integers(2**31 - 1)))
+    return EvalCase(wording(scene, rng), shape, color, background, motion, int(rng.integers(2**31 - 1)))
 
 
-def _training_grid(seed: int, wording: str) -> list[EvalCase]:
+def _training_grid(seed: int, wording: Callable) -> list[EvalCase]:
     """96 cases: every (shape, colour, background) once, each with a training motion.
 
     Walking the grid keeps shapes, colours and backgrounds exactly balanced.
@@ -82,18 +81,18 @@ def _shuffled(rng: np.random.Generator, cases: list[EvalCase]) -> list[EvalCase]
 
 def seen_set() -> list[EvalCase]:
     """96 training combinations, training wording."""
-    return _training_grid(SEEN_SEED, "train")
+    return _training_grid(SEEN_SEED, _base_caption)
 
 
 def paraphrase_set() -> list[EvalCase]:
     """96 training combinations, paraphrase wording that never appears in training."""
-    return _training_grid(PARAPHRASE_SEED, "paraphrase")
+    return _training_grid(PARAPHRASE_SEED, paraphrase)
 
 
 def dev_set() -> list[EvalCase]:
     """96 training combinations in the development wording: for tuning what reads prompts, so the
     paraphrase set stays untuned. Not one of the reported sets."""
-    return _training_grid(DEV_SEED, "dev")
+    return _training_grid(DEV_SEED, dev_paraphrase)
 
 
 def held_out_set() -> list[EvalCase]:
@@ -107,7 +106,7 @@ def held_out_set() -> list[EvalCase]:
     for i, (shape, color, motion) in enumerate(combos):
         for repeat in range(2):
             background = backgrounds[(2 * i + repeat) % len(backgrounds)]  # 14 cases per background
-            cases.append(_case(rng, shape, color, motion, background, "train"))
+            cases.append(_case(rng, shape, color, motion, background, _base_caption))
     return _shuffled(rng, cases)
 
 

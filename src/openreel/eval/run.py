@@ -52,15 +52,15 @@ def evaluate(weights=None, limit: int | None = None, steps=None, guidance=None,
     """Score the named prompt sets (default: the three reported ones; "dev" is a development set in
     its own unseen wording, for tuning prompt-reading work without touching the paraphrase set)."""
     from tqdm import tqdm
+    known = {**EVAL_SETS, **DEV_SETS}
+    unknown = [name for name in sets if name not in known]
+    if unknown:  # before loading anything: a typo should cost nothing
+        raise ValueError(f"sets must be among {', '.join(known)}; got {', '.join(unknown)}")
     t0 = time.perf_counter()
     from ..pipeline import VideoPipeline
     pipe = VideoPipeline.from_pretrained(weights)
     pipe("warm-up", seed=0)  # first call pays one-off costs (allocations, text cache); part of cold start
     cold = time.perf_counter() - t0
-    known = {**EVAL_SETS, **DEV_SETS}
-    unknown = [name for name in sets if name not in known]
-    if unknown:
-        raise ValueError(f"sets must be among {', '.join(known)}; got {', '.join(unknown)}")
     sets = {name: known[name]() for name in sets}
     if limit:
         sets = {k: v[:limit] for k, v in sets.items()}

@@ -197,6 +197,7 @@ class MinuteCounts:
                 del self._known[k]
             for k in [k for k in self._pending if k[0] == key_id]:
                 del self._pending[k]
+            self._writing = {k: n for k, n in self._writing.items() if k[0] != key_id}
 
     def flush(self) -> None:
         with self._flushing:
