@@ -18,7 +18,7 @@ from PIL import Image
 from openreel.media.video import read_video, write_mp4
 from openreel.models.autoencoder import AutoencoderConfig, VideoAutoencoder
 from openreel.models.dit import DiT, DiT_XS
-from openreel.pipeline import GenerationDefaults, Video, VideoPipeline
+from openreel.pipeline import FIRST_FRAME_DB, GenerationDefaults, Video, VideoPipeline, toward
 from openreel.world.scene import Scene, render
 
 from test_pipeline import TinyTextEncoder  # noqa: E402 (the same deterministic stand-in for MiniLM)
@@ -72,6 +72,23 @@ def test_image_to_video_pins_frame_0_and_crops_to_size(pipe):
     assert np.array_equal(pil.frames, video.frames)
 
 
+def test_image_frame_0_is_within_the_first_frame_bound_of_the_image(pipe):
+    # The tiny untrained autoencoder's copy is far off: frame 0 is pulled to the bound, no further.
+    image = render(Scene("square", "red", "black", "right", (0.3, 0.5), (0.7, 0.5), 0.3, 0.3), 64, 64, 1)[0]
+    video = pipe("a ball", seconds=1, image=image, seed=1)
+    assert FIRST_FRAME_DB <= psnr(video.frames[0], image) < FIRST_FRAME_DB + 0.5
+
+
+def test_toward_moves_a_copy_only_as_far_as_needed():
+    rng = np.random.default_rng(0)
+    target = rng.integers(0, 256, (16, 16, 3)).astype(np.uint8)
+    close = np.clip(target.astype(int) + rng.integers(-2, 3, target.shape), 0, 255).astype(np.uint8)
+    assert toward(close, target, 28.0) is close  # already within the bound: untouched
+    far = 255 - target
+    for db in (20.0, 28.0, 35.0):
+        assert db <= psnr(toward(far, target, db), target) < db + 0.5
+
+
 def test_extend_keeps_the_source_and_adds_seconds(pipe):
     source = clip()
     fwd = pipe.extend(source, "a ball", seconds=1, seed=2)
@@ -103,7 +120,8 @@ def test_modes_on_a_frame_conditioned_model(cond_pipe):
     first = clip()[0]
     video = pipe("a ball", seconds=1, image=first, seed=1)
     assert video.frames.shape == (8, 64, 64, 3)
-    assert psnr(video.frames[0], pipe.decode(pipe.encode_frame(first))[0]) > 40  # latent 0 is still replaced
+    copy = toward(pipe.decode(pipe.encode_frame(first))[0], first, FIRST_FRAME_DB)
+    assert psnr(video.frames[0], copy) > 40  # latent 0 is still replaced
     source = clip()
     fwd = pipe.extend(source, "a ball", seconds=1, seed=2)
     assert fwd.frames.shape == (24, 64, 64, 3) and np.array_equal(fwd.frames[:16], source)
