@@ -18,8 +18,8 @@ from PIL import Image
 from openreel.media.video import read_video, write_mp4
 from openreel.models.autoencoder import AutoencoderConfig, VideoAutoencoder
 from openreel.models.dit import DiT, DiT_XS
-from openreel.pipeline import (REMIX_CANDIDATES, GenerationDefaults, Video, VideoPipeline, boomerang_start,
-                               motion_steps, silhouette_overlap)
+from openreel.pipeline import (BLEND_CANDIDATES, REMIX_CANDIDATES, GenerationDefaults, Video, VideoPipeline,
+                               boomerang_start, hop_ratio, motion_steps, silhouette_overlap)
 from openreel.world.scene import Scene, render
 
 from test_pipeline import TinyTextEncoder  # noqa: E402 (the same deterministic stand-in for MiniLM)
@@ -155,6 +155,24 @@ def test_remix_keeps_the_draw_closest_to_the_source(pipe, monkeypatch):
     out = pipe.remix(source, "a blue ball", strength=0.5).frames
     assert len(picked) == REMIX_CANDIDATES
     assert np.array_equal(out, max(picked, key=lambda d: real(source, d)))
+
+
+def test_hop_ratio():
+    assert hop_ratio(hopping([2] * 8)) == pytest.approx(1, abs=0.05)
+    assert hop_ratio(hopping([2, 2, 2, 10, 2, 2, 2, 2])) == pytest.approx(5, abs=0.1)
+    assert hop_ratio(hopping([0] * 8)) == 0  # still: no hop
+
+
+def test_blend_keeps_the_smoothest_draw(pipe, monkeypatch):
+    import openreel.pipeline as pl
+    a, b = clip(), clip("static", color="blue")
+    seen = []
+    real = pl.hop_ratio
+    monkeypatch.setattr(pl, "hop_ratio", lambda f: seen.append(f) or real(f))
+    progress = []
+    out = pipe.blend(a, b, "a ball", seconds=2, callback=lambda i, n: progress.append((i, n))).frames
+    assert len(seen) == BLEND_CANDIDATES and np.array_equal(out, min(seen, key=real))
+    assert progress[-1] == (2 * BLEND_CANDIDATES, 2 * BLEND_CANDIDATES)  # one bar over every draw
 
 
 def test_modes_on_a_frame_conditioned_model(cond_pipe):
