@@ -18,8 +18,9 @@ from PIL import Image
 from openreel.media.video import read_video, write_mp4
 from openreel.models.autoencoder import AutoencoderConfig, VideoAutoencoder
 from openreel.models.dit import DiT, DiT_XS
-from openreel.pipeline import (BLEND_CANDIDATES, REMIX_CANDIDATES, GenerationDefaults, Video, VideoPipeline,
-                               boomerang_start, hop_ratio, motion_steps, silhouette_overlap)
+from openreel.pipeline import (BLEND_CANDIDATES, EXTEND_CANDIDATES, REMIX_CANDIDATES, GenerationDefaults, Video,
+                               VideoPipeline, boomerang_start, hop_ratio, motion_steps, seam_ratio,
+                               silhouette_overlap)
 from openreel.world.scene import Scene, render
 
 from test_pipeline import TinyTextEncoder  # noqa: E402 (the same deterministic stand-in for MiniLM)
@@ -173,6 +174,24 @@ def test_blend_keeps_the_smoothest_draw(pipe, monkeypatch):
     out = pipe.blend(a, b, "a ball", seconds=2, callback=lambda i, n: progress.append((i, n))).frames
     assert len(seen) == BLEND_CANDIDATES and np.array_equal(out, min(seen, key=real))
     assert progress[-1] == (2 * BLEND_CANDIDATES, 2 * BLEND_CANDIDATES)  # one bar over every draw
+
+
+def test_seam_ratio():
+    assert seam_ratio(hopping([2, 2, 2, 10, 2, 2, 2]), 3) == pytest.approx(5, abs=0.1)
+    assert seam_ratio(hopping([2, 2, 2, 10, 2, 2, 2]), 0) == pytest.approx(1, abs=0.1)
+
+
+@pytest.mark.parametrize("backward", [False, True])
+def test_extend_keeps_the_draw_with_the_smoothest_seam(pipe, monkeypatch, backward):
+    import openreel.pipeline as pl
+    source = clip()
+    seen = []
+    real = pl.seam_ratio
+    monkeypatch.setattr(pl, "seam_ratio", lambda f, at: seen.append((f, at)) or real(f, at))
+    out = pipe.extend(source, "a ball", seconds=1, backward=backward).frames
+    assert len(seen) == EXTEND_CANDIDATES and {at for _, at in seen} == {7 if backward else 15}
+    assert np.array_equal(out, min((f for f, _ in seen), key=lambda f: real(f, seen[0][1])))
+    assert np.array_equal(out[8:] if backward else out[:16], source)
 
 
 def test_modes_on_a_frame_conditioned_model(cond_pipe):

@@ -385,6 +385,24 @@ def hop_ratio(frames: np.ndarray) -> float:
     return float(move.max() / max(float(np.median(move)), INVISIBLE_MOVE_PX))
 
 
+# ----------------------------------------------------------------------------
+# Extensions (VideoPipeline.extend): the seam with the source sits on a latent-group
+# boundary, where the model's own clips jump most. Keeping the draw whose seam stands out
+# least, of 4, passed the seam test in 64% of forward extensions on development cases
+# (eval.modes --seed 777; one draw: 52%) and followed the prompt in 92% (84%).
+EXTEND_CANDIDATES = 4
+
+
+def seam_ratio(frames: np.ndarray, at: int) -> float:
+    """How much step `at` (frame at -> at + 1) stands out: its travel and colour change over
+    the median of the other steps (motion_steps; medians below what can be seen count as
+    that), the worse of the two."""
+    move, colour = motion_steps(frames)
+    m = max(float(np.median(np.delete(move, at))), INVISIBLE_MOVE_PX)
+    c = max(float(np.median(np.delete(colour, at))), INVISIBLE_COLOR)
+    return max(float(move[at]) / m, float(colour[at]) / c)
+
+
 class Field(NamedTuple):
     """A prompt's velocity field: `guided` samples; `cond` (no guidance) steers pinned frames;
     given(known, known_mask) is the same field told which latent frames are known (frame_cond models)."""
@@ -657,7 +675,9 @@ class VideoPipeline:
                guidance: float | None = None, seed: int = 0, sampler: str | None = None,
                callback: Callable[[int, int], None] | None = None) -> Video:
         """Add `seconds` of video after (or, with backward=True, before) `video`, following `prompt`.
-        Returns the whole video: the source's frames untouched, plus the new ones."""
+        Returns the whole video: the source's frames untouched, plus the new ones. The new
+        part is drawn EXTEND_CANDIDATES times and the draw with the least visible seam
+        (seam_ratio) is kept; long and storyboard chain single draws (their time budget)."""
         # 1. Check inputs
         check_prompt(prompt)
         seconds = check_chain_seconds(self.defaults.default_seconds if seconds is None else seconds)
@@ -665,12 +685,17 @@ class VideoPipeline:
         source, o = self._video_input(video, "video", o, size)
         frames = seconds * o.fps
         gen = torch.Generator().manual_seed(int(seed))
-        progress = _Progress(callback, o.steps * len(self.chunks(frames)))
-        # 2. Windows of new frames, each pinned to the frame next to it
-        if backward:
-            out = np.concatenate([self.backward(source[0], prompt, frames, o, gen, progress), source])
-        else:
-            out = np.concatenate([source, *self.forward(source[-1], [(prompt, frames)], o, gen, progress)])
+        progress = _Progress(callback, o.steps * len(self.chunks(frames)) * EXTEND_CANDIDATES)
+        # 2. Windows of new frames, each pinned to the frame next to it; EXTEND_CANDIDATES
+        # draws, and the one whose seam with the source stands out least is kept
+        draws = []
+        for _ in range(EXTEND_CANDIDATES):
+            if backward:
+                draws.append(np.concatenate([self.backward(source[0], prompt, frames, o, gen, progress), source]))
+            else:
+                draws.append(np.concatenate([source, *self.forward(source[-1], [(prompt, frames)], o, gen, progress)]))
+        at = frames - 1 if backward else len(source) - 1  # the step across the seam
+        out = min(draws, key=lambda d: seam_ratio(d, at))  # the first of equals
         return Video(out, o.fps, prompt, self._params("extend", o, seed, seconds=seconds, backward=bool(backward),
                                                     source_frames=len(source)))
 
