@@ -337,36 +337,6 @@ def boomerang_start(frames: np.ndarray, half: int) -> int:
 
 
 # ----------------------------------------------------------------------------
-# Which of several remix draws keeps the source best (VideoPipeline.remix). Pixel statistics only.
-
-# Remix draws per window. SDEdit at the strength that changes colour (0.9) keeps little of
-# the source's layout: the draw mostly follows the prompt, and draws from different noise
-# differ in where things are and how they move. Keeping the draw closest to the source
-# raised "shape and motion kept" on development cases (eval.modes --seed 777 / 4242: 78% ->
-# 84%, 86% -> 90% with 4 draws; 3 draws: 82%, 88%); it costs one remix per draw.
-REMIX_CANDIDATES = 4
-# A pixel is part of a frame's silhouette when its colour is this far (RGB, 0-255) from the
-# frame's median colour: what is not background, where a background fills most of the frame.
-SILHOUETTE_DISTANCE = 20.0
-
-
-def silhouettes(frames: np.ndarray) -> np.ndarray:
-    """(T, H, W, 3) uint8 -> (T, H, W) bool: pixels far from their frame's median colour."""
-    x = frames.astype(np.float32)
-    background = np.median(x.reshape(len(x), -1, 3), axis=1)[:, None, None]
-    return np.linalg.norm(x - background, axis=-1) > SILHOUETTE_DISTANCE
-
-
-def silhouette_overlap(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean over frames of the intersection over union of a's and b's silhouettes (1 where both
-    are empty). Colour-blind on purpose: it asks whether things are where they were and have
-    the outline they had, which is what a remix in another colour must keep."""
-    sa, sb = silhouettes(a), silhouettes(b)
-    inter, union = (sa & sb).sum(axis=(1, 2)), (sa | sb).sum(axis=(1, 2))
-    return float(np.where(union > 0, inter / np.maximum(union, 1), 1.0).mean())
-
-
-# ----------------------------------------------------------------------------
 # Blends (VideoPipeline.blend). Between two pinned frames the model moves the object in hops
 # at latent-group boundaries. Two training-free remedies, measured on development cases
 # (eval.modes --seed 777, 50 blends): gentler reconstruction guidance toward the ends (2.0:
@@ -732,11 +702,8 @@ class VideoPipeline:
               fps: int | None = None, steps: int | None = None, guidance: float | None = None, seed: int = 0,
               sampler: str | None = None, callback: Callable[[int, int], None] | None = None) -> Video:
         """SDEdit (Meng et al. 2022): noise the video's latents to t = strength and denoise them
-        under `prompt`. Low strength keeps more of the source, 1 keeps only its length. Each
-        window is drawn REMIX_CANDIDATES times (from different noise) and the draw whose
-        silhouettes overlap the source's most is kept (silhouette_overlap): a remix should keep
-        the source's layout and motion. Runs round(steps * strength) steps per draw; a long
-        video goes in chained windows."""
+        under `prompt`. Low strength keeps more of the source, 1 keeps only its length. Runs
+        round(steps * strength) steps per window; a long video goes in chained windows."""
         # 1. Check inputs
         check_prompt(prompt)
         strength = check_strength(strength)
@@ -747,21 +714,18 @@ class VideoPipeline:
         gen = torch.Generator().manual_seed(int(seed))
         head = min(len(source), 1 + MAX_CHUNK)
         rest = self.chunks(len(source) - head) if len(source) > head else []
-        progress = _Progress(callback, n_steps * REMIX_CANDIDATES * (1 + len(rest)))
-
-        def best(init: torch.Tensor, keep: slice, like: np.ndarray, pinned=None) -> np.ndarray:
-            draws = [self.decode(self.sample_window(velocity, init.shape[1], o, gen, progress, pinned, init=init,
-                                                    strength=strength, steps=n_steps))[keep]
-                     for _ in range(REMIX_CANDIDATES)]
-            return max(draws, key=lambda d: silhouette_overlap(like, d))  # the first of equals
-
+        progress = _Progress(callback, n_steps * (1 + len(rest)))
         # 2. The first window: the source's first (up to) 1 + MAX_CHUNK frames
-        out = [best(self.encode_head(source[:head]), slice(0, head), source[:head])]
+        init = self.encode_head(source[:head])
+        out = [self.decode(self.sample_window(velocity, init.shape[1], o, gen, progress, init=init,
+                                              strength=strength, steps=n_steps))[:head]]
         # 3. Later windows start from the source's frames, frame 0 pinned to the last remixed one
         done = head
         for chunk in rest:
-            out.append(best(self.encode_head(source[done - 1:done + chunk]), slice(1, 1 + chunk),
-                            source[done:done + chunk], {0: self.encode_frame(out[-1][-1])}))
+            init = self.encode_head(source[done - 1:done + chunk])
+            z = self.sample_window(velocity, init.shape[1], o, gen, progress, {0: self.encode_frame(out[-1][-1])},
+                                   init=init, strength=strength, steps=n_steps)
+            out.append(self.decode(z)[1:1 + chunk])
             done += chunk
         return Video(np.concatenate(out), o.fps, prompt, self._params("remix", o, seed, strength=strength))
 
