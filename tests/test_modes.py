@@ -18,7 +18,8 @@ from PIL import Image
 from openreel.media.video import read_video, write_mp4
 from openreel.models.autoencoder import AutoencoderConfig, VideoAutoencoder
 from openreel.models.dit import DiT, DiT_XS
-from openreel.pipeline import FIRST_FRAME_DB, GenerationDefaults, Video, VideoPipeline, toward
+from openreel.pipeline import (BLEND_CANDIDATES, EXTEND_CANDIDATES, FIRST_FRAME_DB, GenerationDefaults, Video,
+                               VideoPipeline, boomerang_start, hop_ratio, motion_steps, seam_ratio, toward)
 from openreel.world.scene import Scene, render
 
 from test_pipeline import TinyTextEncoder  # noqa: E402 (the same deterministic stand-in for MiniLM)
@@ -113,6 +114,80 @@ def test_loop_blend_remix_storyboard_long_lengths(pipe):
     board = pipe.storyboard([{"prompt": "a", "seconds": 1}, {"prompt": "b", "seconds": 2}])
     assert board.frames.shape[0] == 24 and board.params["cards"][1] == {"prompt": "b", "seconds": 2}
     assert pipe.long("a ball", seconds=9).frames.shape[0] == 72
+
+
+def test_loop_is_a_boomerang_of_the_requested_length(pipe):
+    for seconds in (1, 2, 3, 4):
+        frames = pipe.loop("a ball", seconds=seconds).frames
+        assert len(frames) == seconds * 8
+        # frames a .. a + half, then back down to a + 1: frame k and frame -k are the same
+        assert all(np.array_equal(frames[k], frames[-k]) for k in range(1, len(frames) // 2))
+
+
+def hopping(steps, size=64, side=12):
+    """A white square on black whose x advances by `steps` (px per frame)."""
+    frames = np.zeros((len(steps) + 1, size, size, 3), np.uint8)
+    x = np.concatenate([[4.0], 4.0 + np.cumsum(steps)])
+    for t, xt in enumerate(np.round(x).astype(int)):
+        frames[t, 26:26 + side, xt:xt + side] = 255
+    return frames
+
+
+def test_motion_steps_reads_travel_and_colour():
+    move, colour = motion_steps(hopping([1, 2, 0, 3]))
+    assert np.allclose(move, [1, 2, 0, 3], atol=0.05) and np.allclose(colour, 0, atol=0.5)
+    frames = hopping([0, 0])
+    frames[2][frames[2] == 255] = 200  # the square dims in the last step
+    assert motion_steps(frames)[1][1] > 40
+
+
+def test_boomerang_start_turns_at_ordinary_steps():
+    # Steps of 1 px with a 5 px hop every 4th step, as the model hops at latent-group
+    # boundaries: the turns (steps a and a + half - 1) must not be hops.
+    steps = [5 if i % 4 == 0 else 1 for i in range(32)]
+    frames = hopping(steps, size=200)
+    half = 8
+    a = boomerang_start(frames, half)
+    assert 0 <= a <= len(frames) - half - 1
+    assert steps[a] == 1 and steps[a + half - 1] == 1
+    # a still clip has no preference beyond its first start
+    assert boomerang_start(np.zeros((33, 16, 16, 3), np.uint8), half) == 0
+
+
+def test_hop_ratio():
+    assert hop_ratio(hopping([2] * 8)) == pytest.approx(1, abs=0.05)
+    assert hop_ratio(hopping([2, 2, 2, 10, 2, 2, 2, 2])) == pytest.approx(5, abs=0.1)
+    assert hop_ratio(hopping([0] * 8)) == 0  # still: no hop
+
+
+def test_blend_keeps_the_smoothest_draw(pipe, monkeypatch):
+    import openreel.pipeline as pl
+    a, b = clip(), clip("static", color="blue")
+    seen = []
+    real = pl.hop_ratio
+    monkeypatch.setattr(pl, "hop_ratio", lambda f: seen.append(f) or real(f))
+    progress = []
+    out = pipe.blend(a, b, "a ball", seconds=2, callback=lambda i, n: progress.append((i, n))).frames
+    assert len(seen) == BLEND_CANDIDATES and np.array_equal(out, min(seen, key=real))
+    assert progress[-1] == (2 * BLEND_CANDIDATES, 2 * BLEND_CANDIDATES)  # one bar over every draw
+
+
+def test_seam_ratio():
+    assert seam_ratio(hopping([2, 2, 2, 10, 2, 2, 2]), 3) == pytest.approx(5, abs=0.1)
+    assert seam_ratio(hopping([2, 2, 2, 10, 2, 2, 2]), 0) == pytest.approx(1, abs=0.1)
+
+
+@pytest.mark.parametrize("backward", [False, True])
+def test_extend_keeps_the_draw_with_the_smoothest_seam(pipe, monkeypatch, backward):
+    import openreel.pipeline as pl
+    source = clip()
+    seen = []
+    real = pl.seam_ratio
+    monkeypatch.setattr(pl, "seam_ratio", lambda f, at: seen.append((f, at)) or real(f, at))
+    out = pipe.extend(source, "a ball", seconds=1, backward=backward).frames
+    assert len(seen) == EXTEND_CANDIDATES and {at for _, at in seen} == {7 if backward else 15}
+    assert np.array_equal(out, min((f for f, _ in seen), key=lambda f: real(f, seen[0][1])))
+    assert np.array_equal(out[8:] if backward else out[:16], source)
 
 
 def test_modes_on_a_frame_conditioned_model(cond_pipe):

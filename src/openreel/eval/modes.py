@@ -2,6 +2,7 @@
 
     python -m openreel.eval.modes --report modes_report.json            # every mode, 50+ cases each
     python -m openreel.eval.modes --cases 6 --only image,loop           # a quick look
+    python -m openreel.eval.modes --only loop --seed 777                # other cases, to develop on
 
 Every output goes through an MP4 round trip (write_mp4, read_video) before it
 is measured, as a user would get it. Cases are fixed by seeds, so a rerun
@@ -150,8 +151,8 @@ def end_state(frames: np.ndarray, last: bool = True) -> tuple[float, float, floa
 # ----------------------------------------------------------------------------
 # Modes
 
-def measure_image(pipe, n: int, tmp: Path) -> dict:
-    rng = np.random.default_rng(SEED + 1)
+def measure_image(pipe, n: int, tmp: Path, base: int = SEED) -> dict:
+    rng = np.random.default_rng(base + 1)
     rows = []
     for i in range(n):
         scene = sample_scene(rng)
@@ -173,10 +174,10 @@ def measure_image(pipe, n: int, tmp: Path) -> dict:
             "psnr_decoded_ok": float(np.mean([r["psnr_decoded"] >= 25 for r in rows])), "cases": rows}
 
 
-def measure_extend(pipe, n: int, tmp: Path, backward: bool) -> dict:
+def measure_extend(pipe, n: int, tmp: Path, backward: bool, base: int = SEED) -> dict:
     rows = []
-    rng = np.random.default_rng(SEED + 2 + backward)
-    for i, (shape, color, motion, bg, seed) in enumerate(source_cases(n, SEED + 20 + backward)):
+    rng = np.random.default_rng(base + 2 + backward)
+    for i, (shape, color, motion, bg, seed) in enumerate(source_cases(n, base + 20 + backward)):
         source = pipe(canonical_prompt(shape, color, motion, bg), seed=seed).frames  # 2 s
         state = end_state(source, last=not backward)
         options = feasible_motions(*state, ending=backward) if state else list(MOTIONS)
@@ -203,9 +204,9 @@ def measure_extend(pipe, n: int, tmp: Path, backward: bool) -> dict:
             "cases": rows}
 
 
-def measure_loop(pipe, n: int, tmp: Path) -> dict:
+def measure_loop(pipe, n: int, tmp: Path, base: int = SEED) -> dict:
     rows = []
-    for shape, color, motion, bg, seed in source_cases(n, SEED + 30):
+    for shape, color, motion, bg, seed in source_cases(n, base + 30):
         prompt = canonical_prompt(shape, color, motion, bg)
         frames = round_trip(pipe.loop(prompt, seconds=2, seed=seed).frames, 8, tmp)
         wrapped = np.concatenate([frames, frames[:1]])  # the last-to-first step is the final step here
@@ -214,10 +215,10 @@ def measure_loop(pipe, n: int, tmp: Path) -> dict:
     return {"n": n, "loop_ok": rate(rows, "ok"), "loop_ok_raw": rate(rows, "ok_raw"), "cases": rows}
 
 
-def measure_remix(pipe, n: int, tmp: Path, strength: float | None = None) -> dict:
+def measure_remix(pipe, n: int, tmp: Path, strength: float | None = None, base: int = SEED) -> dict:
     rows = []
-    rng = np.random.default_rng(SEED + 4)
-    for shape, color, motion, bg, seed in source_cases(n, SEED + 40):
+    rng = np.random.default_rng(base + 4)
+    for shape, color, motion, bg, seed in source_cases(n, base + 40):
         source = round_trip(pipe(canonical_prompt(shape, color, motion, bg), seed=seed).frames, 8, tmp)
         before = probe(source)
         new_color = [c for c in COLORS if c != color][rng.integers(len(COLORS) - 1)]
@@ -235,10 +236,10 @@ def measure_remix(pipe, n: int, tmp: Path, strength: float | None = None) -> dic
             "ok_on_sources_as_prompted": rate(clean, "ok"), "cases": rows}
 
 
-def measure_blend(pipe, n: int, tmp: Path) -> dict:
+def measure_blend(pipe, n: int, tmp: Path, base: int = SEED) -> dict:
     rows = []
-    rng = np.random.default_rng(SEED + 5)
-    for shape, color, motion, bg, seed in source_cases(n, SEED + 50):
+    rng = np.random.default_rng(base + 5)
+    for shape, color, motion, bg, seed in source_cases(n, base + 50):
         a = pipe(canonical_prompt(shape, color, motion, bg), seed=seed).frames
         other = [m for s, c, m in training_combos() if (s, c) == (shape, color)]
         b = pipe(canonical_prompt(shape, color, other[rng.integers(len(other))], bg), seed=seed + 1).frames
@@ -275,9 +276,9 @@ def flicker_ratio(frames: np.ndarray, fps: int) -> dict:
     return {"first_10s": first, "last_10s": last, "ratio": last / max(first, 1e-6)}
 
 
-def measure_storyboard(pipe, boards: int, tmp: Path, seconds: int = 4) -> dict:
+def measure_storyboard(pipe, boards: int, tmp: Path, seconds: int = 4, base: int = SEED) -> dict:
     rows, segments = [], []
-    rng = np.random.default_rng(SEED + 6)
+    rng = np.random.default_rng(base + 6)
     for b in range(boards):
         shape, color = SHAPES[rng.integers(3)], list(COLORS)[rng.integers(len(COLORS))]
         bg = list(BACKGROUNDS)[rng.integers(len(BACKGROUNDS))]
@@ -303,9 +304,9 @@ def measure_storyboard(pipe, boards: int, tmp: Path, seconds: int = 4) -> dict:
             "flicker_ok": float(np.mean([x <= 1.5 for x in ratios])), "boards_detail": rows, "segment_cases": segments}
 
 
-def measure_long(pipe, n: int, tmp: Path, seconds: int = 60) -> dict:
+def measure_long(pipe, n: int, tmp: Path, seconds: int = 60, base: int = SEED) -> dict:
     rows = []
-    for shape, color, motion, bg, seed in source_cases(n, SEED + 70):
+    for shape, color, motion, bg, seed in source_cases(n, base + 70):
         prompt = canonical_prompt(shape, color, motion, bg)
         t0 = time.perf_counter()
         video = pipe.long(prompt, seconds, seed=seed)
@@ -320,7 +321,7 @@ def measure_long(pipe, n: int, tmp: Path, seconds: int = 60) -> dict:
             "cases": rows}
 
 
-def measure_reference(pipe, n: int, tmp: Path) -> dict:
+def measure_reference(pipe, n: int, tmp: Path, base: int = SEED) -> dict:
     """How often an ordinary step of a plain 4 s text -> video clip passes the seam test.
 
     Not an acceptance figure: it calibrates the others. The model's own clips jitter
@@ -328,8 +329,8 @@ def measure_reference(pipe, n: int, tmp: Path) -> dict:
     than the model's ordinary steps. Step 15 -> 16 is where a 2 s + 2 s extension has its seam.
     """
     rows = []
-    rng = np.random.default_rng(SEED + 8)
-    for shape, color, motion, bg, seed in source_cases(n, SEED + 80):
+    rng = np.random.default_rng(base + 8)
+    for shape, color, motion, bg, seed in source_cases(n, base + 80):
         frames = round_trip(pipe(canonical_prompt(shape, color, motion, bg), seconds=4, seed=seed).frames, 8, tmp)
         k = int(rng.integers(1, len(frames) - 2))
         rows.append({"step_15": seam(frames, [15])["ok"], "step_random": seam(frames, [k])["ok"],
@@ -355,23 +356,25 @@ def peak_memory(seconds: int) -> dict:
 MODES = ("image", "extend", "loop", "remix", "blend", "storyboard", "long", "memory", "reference")
 
 
-def evaluate(cases: int = CASES, only: tuple[str, ...] = MODES, weights=None, log=print) -> dict:
+def evaluate(cases: int = CASES, only: tuple[str, ...] = MODES, weights=None, log=print, seed: int = SEED) -> dict:
+    """Measure `only` over `cases` cases each. `seed` draws the cases (prompts and noise): the
+    default is the fixed set the README reports; another seed gives fresh cases to develop on."""
     from ..pipeline import VideoPipeline
     pipe = VideoPipeline.from_pretrained(weights)
     boards = max(1, -(-cases // 15))  # enough 15-card boards for `cases` segments
-    report = {"model": pipe.name, "cases": cases, "floors": {"centroid_px": STEP_FLOOR_PX, "color": COLOR_FLOOR}}
+    report = {"model": pipe.name, "cases": cases, "seed": seed, "floors": {"centroid_px": STEP_FLOOR_PX, "color": COLOR_FLOOR}}
     jobs = {
-        "image": lambda tmp: measure_image(pipe, cases, tmp),
-        "extend": lambda tmp: {"forward": measure_extend(pipe, cases, tmp, False),
-                               "backward": measure_extend(pipe, cases, tmp, True)},
-        "loop": lambda tmp: measure_loop(pipe, cases, tmp),
-        "remix": lambda tmp: {"default": measure_remix(pipe, cases, tmp),
-                              **{f"strength_{s}": measure_remix(pipe, cases, tmp, s) for s in (0.6, 1.0)}},
-        "blend": lambda tmp: measure_blend(pipe, cases, tmp),
-        "storyboard": lambda tmp: measure_storyboard(pipe, boards, tmp),
-        "long": lambda tmp: measure_long(pipe, max(2, cases // 10), tmp),
+        "image": lambda tmp: measure_image(pipe, cases, tmp, base=seed),
+        "extend": lambda tmp: {"forward": measure_extend(pipe, cases, tmp, False, base=seed),
+                               "backward": measure_extend(pipe, cases, tmp, True, base=seed)},
+        "loop": lambda tmp: measure_loop(pipe, cases, tmp, base=seed),
+        "remix": lambda tmp: {"default": measure_remix(pipe, cases, tmp, base=seed),
+                              **{f"strength_{s}": measure_remix(pipe, cases, tmp, s, base=seed) for s in (0.6, 1.0)}},
+        "blend": lambda tmp: measure_blend(pipe, cases, tmp, base=seed),
+        "storyboard": lambda tmp: measure_storyboard(pipe, boards, tmp, base=seed),
+        "long": lambda tmp: measure_long(pipe, max(2, cases // 10), tmp, base=seed),
         "memory": lambda tmp: {"10s": peak_memory(10), "60s": peak_memory(60)},
-        "reference": lambda tmp: measure_reference(pipe, cases, tmp),
+        "reference": lambda tmp: measure_reference(pipe, cases, tmp, base=seed),
     }
     with tempfile.TemporaryDirectory() as tmp:
         for name in only:
@@ -431,12 +434,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", default=",".join(MODES), help="comma-separated modes: " + ",".join(MODES))
     parser.add_argument("--report", type=Path, default=Path("modes_report.json"))
     parser.add_argument("--weights", type=Path, default=None)
+    parser.add_argument("--seed", type=int, default=SEED,
+                        help=f"draws the cases (default {SEED}, the set the README reports); "
+                             "use another to develop without tuning on the reported cases")
     args = parser.parse_args(argv)
     only = tuple(m.strip() for m in args.only.split(",") if m.strip())
     bad = [m for m in only if m not in MODES]
     if bad:
         parser.error(f"--only: unknown modes {bad}; choose from {', '.join(MODES)}")
-    report = evaluate(args.cases, only, args.weights)
+    report = evaluate(args.cases, only, args.weights, seed=args.seed)
     args.report.write_text(json.dumps(report, indent=1, default=float) + "\n")
     print(args.report)
 
