@@ -355,6 +355,12 @@ def boomerang_start(frames: np.ndarray, half: int) -> int:
     return min(fine, key=lambda row: (row[1], row[0]))[0]
 
 
+def best_of(count: int, draw: Callable[[], np.ndarray], score: Callable[[np.ndarray], float]) -> np.ndarray:
+    """`count` calls of `draw` (in order, so a seeded generator gives the same draws), and the one
+    with the lowest `score`; the first of equals."""
+    return min((draw() for _ in range(count)), key=score)
+
+
 # ----------------------------------------------------------------------------
 # Blends (VideoPipeline.blend). Between two pinned frames the model moves the object in hops
 # at latent-group boundaries. Two training-free remedies, measured on development cases
@@ -681,14 +687,13 @@ class VideoPipeline:
         progress = _Progress(callback, o.steps * len(self.chunks(frames)) * EXTEND_CANDIDATES)
         # 2. Windows of new frames, each pinned to the frame next to it; EXTEND_CANDIDATES
         # draws, and the one whose seam with the source stands out least is kept
-        draws = []
-        for _ in range(EXTEND_CANDIDATES):
+        def draw() -> np.ndarray:
             if backward:
-                draws.append(np.concatenate([self.backward(source[0], prompt, frames, o, gen, progress), source]))
-            else:
-                draws.append(np.concatenate([source, *self.forward(source[-1], [(prompt, frames)], o, gen, progress)]))
+                return np.concatenate([self.backward(source[0], prompt, frames, o, gen, progress), source])
+            return np.concatenate([source, *self.forward(source[-1], [(prompt, frames)], o, gen, progress)])
+
         at = frames - 1 if backward else len(source) - 1  # the step across the seam
-        out = min(draws, key=lambda d: seam_ratio(d, at))  # the first of equals
+        out = best_of(EXTEND_CANDIDATES, draw, lambda d: seam_ratio(d, at))
         return Video(out, o.fps, prompt, self._params("extend", o, seed, seconds=seconds, backward=bool(backward),
                                                     source_frames=len(source)))
 
@@ -773,11 +778,11 @@ class VideoPipeline:
         pinned = {0: self.encode_frame(a[-1]), n - 1: self.encode_frame(b[0])}
         velocity, gen = self.velocity(prompt, o.guidance), torch.Generator().manual_seed(int(seed))
         progress = _Progress(callback, o.steps * BLEND_CANDIDATES)
-        draws = []
-        for _ in range(BLEND_CANDIDATES):
+        def draw() -> np.ndarray:
             z = self.sample_window(velocity, n, o, gen, progress, pinned, guide=BLEND_GUIDE)
-            draws.append(np.concatenate([a[-1:], self.decode(z)[1:4 * n - 7], b[:1]]))
-        out = min(draws, key=hop_ratio)  # the first of equals
+            return np.concatenate([a[-1:], self.decode(z)[1:4 * n - 7], b[:1]])
+
+        out = best_of(BLEND_CANDIDATES, draw, hop_ratio)
         return Video(out, o.fps, prompt, self._params("blend", o, seed, seconds=seconds))
 
     @torch.no_grad()
