@@ -244,3 +244,116 @@ def canonical_prompt(shape: str, color: str, motion: str, background: str | None
     """The plainest training-style prompt for a combination (used by demos and the API)."""
     text = f"a {color} {shape} {BASE_MOTION_WORDS[motion][0]}"
     return f"{text} on a {background} background" if background else text
+
+
+# ----------------------------------------------------------------------------
+# Tagged sentences for the prompt reader (models/prompt_reader.py)
+#
+# The reader learns *where* a prompt puts the shape, colour, motion and background,
+# from sentence structure rather than from which words fill the slots: in a share of
+# sentences a slot is filled with random words from the text encoder's vocabulary, so
+# "a <word> <word> <word> on a <word> background" is still tagged right. What a marked
+# phrase *means* comes afterwards, from the nearest training phrase. None of these words
+# is paraphrase or dev wording (a test checks), and random words skip both too.
+
+READER_TAGS = ("other", "color", "shape", "motion", "background")
+READER_OPENERS = ["", "", "", "a video of", "an animation showing", "show", "show me", "we see", "look at",
+                  "this shows", "imagine", "render", "make a video of", "generate", "create a video with",
+                  "animated:", "watch", "there is", "a short video of", "in this video,", "now:", "loop of",
+                  "gif of", "sequence showing"]
+READER_DETERMINERS = ["a", "a", "the", "an", "this", "some", "my"]
+READER_MODIFIERS = ["small", "big", "little", "large", "flat", "simple", "shiny", "glossy", "matte", "smooth",
+                    "solid", "neat", "perfect", "lovely", "nice", "cute", "only", "giant", "huge", "miniature",
+                    "bold", "crisp", "clean", "sharp", "soft", "cartoon", "glowing", "wooden", "metal", "plastic",
+                    "paper"]
+# What joins the object to its motion: "a red ball {motion}", "... which is {motion}".
+READER_LINKS = ["", "", "is", "that is", "which is", "is seen", ",", "is just", "continues", "goes on",
+                "seems to be", "appears"]
+READER_BACKGROUND_AFTER = ["on a {bg} background", "against a {bg} backdrop", "over {bg}", "with a {bg} background",
+                           ", {bg} background", ", the background is {bg}", "; background: {bg}", "set against {bg}",
+                           "on {bg}", "in a {bg} room", "inside a {bg} space", "on a {bg} floor", "under a {bg} sky",
+                           "above a {bg} surface", "and a {bg} background", ", all {bg} around",
+                           "across a {bg} field", "with {bg} everywhere else"]
+READER_BACKGROUND_BEFORE = ["on a {bg} background,", "{bg} background:", "against {bg},", "{bg} backdrop,",
+                            "a {bg} background and", "over {bg}:"]
+# Shapes of a random motion phrase (each {} a random word): motions are often more than one word.
+READER_RANDOM_MOTIONS = ["{}", "{} {}", "{} {}", "{} {} {}", "{} in {}", "{} to the {}", "not {}", "{} into {}",
+                         "{} at {}", "{} out", "{} away", "{} around"]
+
+
+def split_words(text: str) -> list[str]:
+    """Lower-case words and punctuation marks, the unit the prompt reader tags."""
+    import re
+    return re.findall(r"[a-z0-9'-]+|[^\sa-z0-9'-]", text.lower())
+
+
+def reader_vocabulary(words) -> list[str]:
+    """Random slot fillers: plain alphabetic words, minus anything from the paraphrase or dev wording."""
+    dev = {w for vocab in (DEV_SHAPE_WORDS, DEV_COLOR_WORDS, DEV_BACKGROUND_WORDS, DEV_MOTION_WORDS)
+           for phrases in vocab.values() for w in " ".join(phrases).split()}
+    dev |= {w for t in DEV_TEMPLATES for w in split_words(without_slots(t))}
+    return sorted(w for w in set(words)
+                  if w.isalpha() and w.isascii() and len(w) >= 3 and w not in dev and not w.startswith(PARAPHRASE_STEMS))
+
+
+def tagged_sentence(rng: np.random.Generator, vocab: list[str]) -> tuple[list[str], list[int]]:
+    """One random prompt-like sentence as words, with each word's READER_TAGS index."""
+    real = [1.0, 0.7, 0.4, 0.0][rng.integers(4)]  # share of slots filled with training phrases
+
+    def slot(tag: str) -> str:
+        if rng.random() < real:
+            table = {"color": TRAIN_COLOR_WORDS, "shape": TRAIN_SHAPE_WORDS, "motion": TRAIN_MOTION_WORDS,
+                     "background": TRAIN_BACKGROUND_WORDS}[tag]
+            return _pick(rng, _pick(rng, list(table.values())))
+        form = _pick(rng, READER_RANDOM_MOTIONS) if tag == "motion" else _pick(rng, ["{}", "{}", "{} {}"])
+        return form.format(*(_pick(rng, vocab) for _ in range(3)))
+
+    parts: list[tuple[str, str]] = []  # (tag, text)
+    opener = _pick(rng, READER_OPENERS)
+    if rng.random() < 0.1:
+        opener = " ".join(_pick(rng, vocab) for _ in range(1 + rng.integers(2))) + _pick(rng, [":", ","])
+    parts.append(("other", opener))
+    background = rng.random() < 0.8
+    before = background and rng.random() < 0.2
+
+    def add_background(template: str) -> None:
+        head, tail = template.split("{bg}")
+        parts.extend([("other", head), ("background", slot("background")), ("other", tail)])
+
+    if before:
+        add_background(_pick(rng, READER_BACKGROUND_BEFORE))
+    det = _pick(rng, READER_DETERMINERS)
+    form = rng.random()
+    if form < 0.6:
+        parts += [("other", det), ("color", slot("color")), ("shape", slot("shape"))]
+    elif form < 0.75:
+        parts += [("other", det), ("shape", slot("shape")), ("other", "in"), ("color", slot("color"))]
+    elif form < 0.85:
+        parts += [("other", det), ("color", slot("color")), ("other", "colored"), ("shape", slot("shape"))]
+    else:
+        parts += [("other", f"{det} {_pick(rng, READER_MODIFIERS)}"), ("color", slot("color")), ("shape", slot("shape"))]
+    parts += [("other", _pick(rng, READER_LINKS)), ("motion", slot("motion"))]
+    if background and not before:
+        add_background(_pick(rng, READER_BACKGROUND_AFTER))
+    words, tags = [], []
+    for tag, text in parts:
+        for w in split_words(text):
+            words.append(w)
+            tags.append(READER_TAGS.index(tag))
+    return words, tags
+
+
+def training_words() -> set[str]:
+    """Every word of the training captions: a prompt made only of these is one the model has read."""
+    words = set()
+    for vocab in (TRAIN_SHAPE_WORDS, TRAIN_COLOR_WORDS, TRAIN_BACKGROUND_WORDS, TRAIN_MOTION_WORDS):
+        for phrases in vocab.values():
+            words |= {w for p in phrases for w in split_words(p)}
+    for template in TRAIN_TEMPLATES_WITH_BG + TRAIN_TEMPLATES_NO_BG:
+        words |= set(split_words(without_slots(template)))
+    return words
+
+
+def without_slots(template: str) -> str:
+    import re
+    return re.sub(r"\{\w*\}", " ", template)
