@@ -61,7 +61,7 @@ def test_bad_input_is_one_clear_line_exit_2_and_nothing_written(tmp_path, args, 
 
 def test_smoke_training_loss_falls_and_exports_a_working_model(tmp_path):
     out = tmp_path / "run"
-    r = run("train", "--smoke", "--out", out, "--ae-steps", 120, "--dit-steps", 120)
+    r = run("train", "--smoke", "--out", out, "--ae-steps", 120, "--dit-steps", 120, "--reader-steps", 60)
     assert r.returncode == 0, r.stderr[-2000:]
 
     def losses(name, key):
@@ -71,6 +71,9 @@ def test_smoke_training_loss_falls_and_exports_a_working_model(tmp_path):
     assert len(ae) == 120 and len(dit) == 120
     assert np.mean(ae[-20:]) < 0.8 * np.mean(ae[:20])
     assert np.mean(dit[-20:]) < 0.8 * np.mean(dit[:20])
+    reader = losses("reader.log.jsonl", "loss")
+    assert len(reader) == 60 and np.mean(reader[-10:]) < 0.8 * np.mean(reader[:10])
+    assert (out / "weights" / "prompt_reader.safetensors").exists()
     manifest = json.loads((out / "weights" / "data_manifest.json").read_text())
     assert manifest["license"].startswith("CC0") and len(manifest["sha256"]) == 64
     clip = tmp_path / "smoke.mp4"

@@ -1,4 +1,4 @@
-"""Training: stage 1 the video autoencoder, stage 2 the diffusion transformer.
+"""Training: stage 1 the video autoencoder, stage 2 the diffusion transformer, stage 3 the prompt reader.
 
     openreel train --out runs/base            # both stages, resumable
     torchrun --nproc-per-node 4 -m openreel.train --out runs/base   # the same, DDP
@@ -58,6 +58,12 @@ class TrainConfig:
     # training clips with some latent frames known; the rest see none, so text -> video keeps its practice.
     frame_masks: float = 0.0
     pool_scale: float = 1.0  # multiplies every pool bucket's clip count (smoke runs use a sliver)
+    # Stage 3: the prompt reader (models/prompt_reader.py), on tagged sentences. 0 steps = none.
+    reader_steps: int = 1500
+    reader_batch: int = 64
+    reader_sentences: int = 6000  # a fixed set, encoded once by MiniLM (about a minute on one core)
+    reader_lr: float = 2e-3
+    reader_only: bool = False  # train only the reader, on top of init_from's autoencoder and transformer
     # Bookkeeping.
     session_steps: int = 0  # stop after this many steps in this invocation (0 = no limit); run again to resume
     ckpt_every: int = 200
@@ -508,25 +514,79 @@ def train_dit(cfg: TrainConfig, ae: VideoAutoencoder, device: torch.device, dist
 
 
 # ----------------------------------------------------------------------------
-# Both stages, then export
+# Stage 3: the prompt reader
 
-def export(cfg: TrainConfig, ae: VideoAutoencoder, dit: torch.nn.Module, dest: Path) -> Path:
+def train_reader(cfg: TrainConfig, encoder, show: bool = True):
+    """Fit the tagger on a fixed set of tagged sentences (world/captions.tagged_sentence). Small
+    enough to train in one go: a couple of minutes on one core, so no checkpoints."""
+    from .models.prompt_reader import PromptReader, ReaderConfig, reader_loss, word_states
+    from .world.captions import reader_vocabulary, tagged_sentence
+    rng = np.random.default_rng([cfg.seed, 3])
+    vocab = reader_vocabulary(encoder.tokenizer.get_vocab())
+    sentences = [tagged_sentence(rng, vocab) for _ in range(cfg.reader_sentences)]
+    states = []
+    with progress(len(sentences), 0, "reader: encoding sentences", show) as bar:
+        for i in range(0, len(sentences), 64):
+            chunk = word_states(encoder, [words for words, _ in sentences[i:i + 64]])
+            states += [chunk[k, :len(words)] for k, (words, _) in enumerate(sentences[i:i + 64])]
+            bar.update(len(chunk))
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    log = Log(out / "reader.log.jsonl", True)
+    torch.manual_seed(cfg.seed)
+    reader = PromptReader(ReaderConfig())
+    opt = torch.optim.AdamW(reader.parameters(), lr=cfg.reader_lr, weight_decay=0.0)
+    bar = progress(cfg.reader_steps, 0, "reader", show)
+    for step in range(cfg.reader_steps):
+        pick = rng.integers(len(sentences), size=cfg.reader_batch)
+        length = max(len(sentences[i][0]) for i in pick)
+        x = torch.zeros(len(pick), length, states[0].shape[-1])
+        y = torch.full((len(pick), length), -100, dtype=torch.long)
+        for k, i in enumerate(pick):
+            x[k, :len(states[i])] = states[i]
+            y[k, :len(states[i])] = torch.tensor(sentences[i][1])
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, cfg.reader_steps, cfg.reader_lr)
+        loss = reader_loss(reader, x, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        bar.update(1)
+        if step % cfg.log_every == 0:
+            log(step=step, loss=loss.item())
+            bar.set_postfix(loss=f"{loss.item():.4f}")
+    bar.close()
+    return reader.eval()
+
+
+# ----------------------------------------------------------------------------
+# All stages, then export
+
+def export(cfg: TrainConfig, ae: VideoAutoencoder, dit: torch.nn.Module, reader, dest: Path) -> Path:
     """Write safetensors weights, config and data manifest: what `VideoPipeline.from_pretrained` loads."""
     from .models.text_encoder import CachedTextEncoder, TextEncoder
     from .pipeline import VideoPipeline
     from .world.manifest import build_manifest
-    stages = {
-        "autoencoder": {"steps": cfg.ae_steps, "batch": cfg.ae_batch, "frames": cfg.ae_frames,
-                        "clips": cfg.ae_steps * cfg.ae_batch},
-        "transformer": {"steps": cfg.dit_steps, "batch": cfg.dit_batch, "image_steps": cfg.dit_image_steps,
-                        "pool": [{"width": w, "height": h, "frames": f, "clips": n} for w, h, f, n, _ in pool_buckets(cfg)]},
-    }
+    stages = {}
+    if not cfg.reader_only:
+        stages["autoencoder"] = {"steps": cfg.ae_steps, "batch": cfg.ae_batch, "frames": cfg.ae_frames,
+                                 "clips": cfg.ae_steps * cfg.ae_batch}
+        stages["transformer"] = {
+            "steps": cfg.dit_steps, "batch": cfg.dit_batch, "image_steps": cfg.dit_image_steps,
+            "pool": [{"width": w, "height": h, "frames": f, "clips": n} for w, h, f, n, _ in pool_buckets(cfg)]}
+    if reader is not None:
+        stages["prompt_reader"] = {"steps": cfg.reader_steps, "batch": cfg.reader_batch, "sentences": cfg.reader_sentences,
+                                   "random_words": "all-MiniLM-L6-v2 tokenizer vocabulary minus paraphrase and dev wording"}
     if cfg.init_from:  # a continued run cites what it continued from, so the chain stays traceable
         previous = json.loads((Path(cfg.init_from) / "data_manifest.json").read_text())
         stages["continued_from"] = {"data_manifest_sha256": previous["sha256"], "stages": previous["stages"]}
     manifest = build_manifest(cfg.seed, stages)
-    pipe = VideoPipeline(CachedTextEncoder(TextEncoder()), ae, dit)
-    pipe.save_pretrained(dest, extra={"data_manifest_sha256": manifest["sha256"], "train": cfg.to_dict()})
+    extra = {"data_manifest_sha256": manifest["sha256"], "train": cfg.to_dict()}
+    if cfg.reader_only:  # the autoencoder and transformer are init_from's: keep the settings that trained them
+        extra = {**extra, "train": json.loads((Path(cfg.init_from) / "config.json").read_text())["train"],
+                 "train_reader": cfg.to_dict()}
+    pipe = VideoPipeline(CachedTextEncoder(TextEncoder()), ae, dit, reader=reader)
+    pipe.save_pretrained(dest, extra=extra)
     (dest / "data_manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return dest
 
@@ -534,21 +594,39 @@ def export(cfg: TrainConfig, ae: VideoAutoencoder, dit: torch.nn.Module, dest: P
 def run(cfg: TrainConfig) -> Path:
     device = pick_device(cfg.device)
     dist = setup_distributed(device)
+    if cfg.reader_only and not cfg.init_from:
+        raise ValueError("reader_only needs init_from: the weights folder whose autoencoder and transformer to keep")
     if cfg.init_from:  # continue from exported weights: the autoencoder (and its latent scale) stays as it is
         from .pipeline import VideoPipeline
         ae = VideoPipeline.load_autoencoder(Path(cfg.init_from)).to(device)
     else:
         ae = train_autoencoder(cfg, device, dist)
-    dit = train_dit(cfg, ae, device, dist)
+    if cfg.reader_only:
+        from .pipeline import VideoPipeline
+        dit = VideoPipeline.load_transformer(Path(cfg.init_from))
+    else:
+        dit = train_dit(cfg, ae, device, dist)
     dest = Path(cfg.out) / "weights"
     if dist.main:
-        export(cfg, ae.cpu(), dit.cpu(), dest)
+        from .models.text_encoder import TextEncoder
+        # The reader is tiny and trains on the CPU in minutes: one process does it, after the transformer.
+        reader = train_reader(cfg, TextEncoder()) if cfg.reader_steps > 0 else None
+        export(cfg, ae.cpu(), dit.cpu(), reader, dest)
     return dest
+
+
+def _flag(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes"):
+        return True
+    if text.lower() in ("0", "false", "no"):
+        return False
+    raise ValueError(f"expected true or false, got {text!r}")
 
 
 if __name__ == "__main__":  # torchrun -m openreel.train [--key value ...]
     import argparse
-    parser = argparse.ArgumentParser(description="Train OpenReel's built-in model (both stages).")
+    parser = argparse.ArgumentParser(description="Train OpenReel's built-in model (all stages).")
     for name, value in TrainConfig().to_dict().items():
-        parser.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
+        kind = _flag if isinstance(value, bool) else type(value)
+        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=value)
     print(run(TrainConfig(**vars(parser.parse_args()))))

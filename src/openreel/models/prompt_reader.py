@@ -1,0 +1,170 @@
+"""The prompt reader: finds the shape, colour, motion and background in a prompt worded in ways
+the diffusion transformer never read, and writes it back as a caption it knows.
+
+Why: the transformer learned its words from the training captions. It follows their wording
+(92% on seen combinations) and new sentence shapes, but a word it never saw ("sphere",
+"descending") reaches it as MiniLM token states it has no meaning for. Sora rewrites short
+prompts into the captions its model was trained on; we do the same with what we have.
+
+Two steps, both over the frozen all-MiniLM-L6-v2 encoder the model conditions on:
+
+  1. Where: a small tagger (a bidirectional GRU over MiniLM's contextual word states) marks each
+     word as shape, colour, motion, background or other. It is trained on tagged sentences
+     (world/captions.tagged_sentence) whose slots are often filled with random words, so it learns
+     the sentence's structure rather than a word list.
+  2. What: each marked phrase goes to the nearest training phrase of its kind by MiniLM sentence
+     similarity (an exact training phrase wins outright).
+
+A prompt made only of training words is passed through untouched: the model reads those itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from typing import NamedTuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..world import captions
+
+WIDTH = 384  # MiniLM-L6 hidden size
+
+
+@dataclass
+class ReaderConfig:
+    width: int = WIDTH
+    hidden: int = 96  # per direction
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class PromptReader(nn.Module):
+    """Word states (B, L, width) -> tag logits (B, L, len(READER_TAGS))."""
+
+    def __init__(self, cfg: ReaderConfig = ReaderConfig()):
+        super().__init__()
+        self.cfg = cfg
+        self.rnn = nn.GRU(cfg.width, cfg.hidden, batch_first=True, bidirectional=True)
+        self.out = nn.Linear(2 * cfg.hidden, len(captions.READER_TAGS))
+
+    def forward(self, states: torch.Tensor) -> torch.Tensor:
+        h, _ = self.rnn(states)  # (B, L, 2 * hidden)
+        return self.out(h)  # (B, L, tags)
+
+
+@torch.no_grad()
+def word_states(encoder, sentences: list[list[str]]) -> torch.Tensor:
+    """MiniLM's contextual states per word (B, L, 384), each the mean of its word pieces; zero past
+    a sentence's end. `encoder` is a models.text_encoder.TextEncoder."""
+    tok = encoder.tokenizer(sentences, is_split_into_words=True, padding=True, truncation=True,
+                            max_length=64, return_tensors="pt")
+    h = encoder.bert(input_ids=tok["input_ids"], attention_mask=tok["attention_mask"]).last_hidden_state
+    out = torch.zeros(len(sentences), max(len(s) for s in sentences), h.shape[-1])
+    for b in range(len(sentences)):
+        ids = torch.tensor([-1 if w is None else w for w in tok.word_ids(b)])
+        keep = ids >= 0
+        out[b].index_add_(0, ids[keep], h[b, keep])
+        counts = torch.bincount(ids[keep], minlength=out.shape[1]).clamp(min=1)
+        out[b] /= counts[:, None]
+    return out
+
+
+class Reading(NamedTuple):
+    shape: str
+    color: str
+    motion: str
+    background: str | None  # None: the prompt names none
+    phrases: dict  # tag -> the words read for it
+
+
+class PromptRewriter:
+    """Reads prompts with a trained PromptReader and rewrites the ones in unfamiliar wording."""
+
+    def __init__(self, reader: PromptReader, encoder):
+        self.reader = reader.eval()
+        self.encoder = encoder  # models.text_encoder.TextEncoder
+        self.known_words = captions.training_words()
+        # Every training phrase of each kind, and its sentence vector, for the "what" step.
+        tables = {"shape": captions.TRAIN_SHAPE_WORDS, "color": captions.TRAIN_COLOR_WORDS,
+                  "motion": captions.TRAIN_MOTION_WORDS, "background": captions.TRAIN_BACKGROUND_WORDS}
+        self.phrases = {tag: [(value, p) for value, ps in table.items() for p in ps] for tag, table in tables.items()}
+        self._vectors: dict[str, torch.Tensor] = {}
+        self.revise = lru_cache(maxsize=4096)(self._revise)  # every mode and draw asks again for the same prompt
+
+    def vectors(self, tag: str) -> torch.Tensor:
+        if tag not in self._vectors:  # lazily: a pipeline that only sees training wording never pays for it
+            self._vectors[tag] = self.encoder.sentence_vectors([p for _, p in self.phrases[tag]])
+        return self._vectors[tag]
+
+    def familiar(self, prompt: str) -> bool:
+        return all(w in self.known_words for w in captions.split_words(prompt))
+
+    @torch.no_grad()
+    def read(self, prompt: str) -> Reading:
+        words = captions.split_words(prompt)[:64]
+        if not words:
+            raise ValueError("prompt is empty")
+        probs = self.reader(word_states(self.encoder, [words])).softmax(-1)[0]  # (L, tags)
+        found, values = {}, {}
+        for t, tag in enumerate(captions.READER_TAGS[1:], start=1):
+            span = best_span(probs, t)
+            if span is None:
+                continue
+            i, j = span
+            found[tag] = " ".join(words[i:j]).replace(" - ", "-")
+            values[tag] = self.nearest(tag, found[tag])
+        # Shape, colour and motion are always there: without a marked phrase, take the likeliest word.
+        for t, tag in enumerate(captions.READER_TAGS[1:4], start=1):
+            if tag not in values:
+                k = int(probs[:, t].argmax())
+                found[tag] = words[k]
+                values[tag] = self.nearest(tag, words[k])
+        return Reading(values["shape"], values["color"], values["motion"], values.get("background"), found)
+
+    def nearest(self, tag: str, phrase: str) -> str:
+        """The value of the training phrase nearest to `phrase`. A colour may carry a leading word
+        that is not one ("lone cornflower blue"): every ending of it is tried, an exact training
+        phrase wins, else the most similar."""
+        words = phrase.split()
+        options = [" ".join(words[i:]) for i in range(len(words))] if tag in ("color", "background") else [phrase]
+        by_phrase = {p: value for value, p in self.phrases[tag]}
+        exact = [o for o in options if o in by_phrase]
+        if exact:
+            return by_phrase[max(exact, key=len)]
+        sims = self.encoder.sentence_vectors(options) @ self.vectors(tag).T  # (options, phrases)
+        return self.phrases[tag][int(sims.max(0).values.argmax())][0]
+
+    def _revise(self, prompt: str) -> str:
+        """The prompt the transformer should read: unchanged if it is all training words, else the
+        plainest training caption of what it says."""
+        if self.familiar(prompt):
+            return prompt
+        r = self.read(prompt)
+        return captions.canonical_prompt(r.shape, r.color, r.motion, r.background)
+
+
+def best_span(probs: torch.Tensor, t: int) -> tuple[int, int] | None:
+    """The run of consecutive words whose likeliest tag is t with the highest mean probability of
+    t, as (start, end); None if no word's likeliest tag is t."""
+    tagged = probs.argmax(-1) == t
+    runs, i, n = [], 0, len(tagged)
+    while i < n:
+        if tagged[i]:
+            j = i
+            while j < n and tagged[j]:
+                j += 1
+            runs.append((float(probs[i:j, t].mean()), i, j))
+            i = j
+        else:
+            i += 1
+    return max(runs)[1:] if runs else None
+
+
+def reader_loss(reader: PromptReader, states: torch.Tensor, tags: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy per word; tags (B, L) is -100 past a sentence's end."""
+    logits = reader(states)
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tags.reshape(-1), ignore_index=-100)
