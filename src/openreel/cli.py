@@ -159,6 +159,8 @@ def generate(
         fail(str(exc))
     bar.close()
     video.save(output)
+    if prompt and pipe.revise_prompt(prompt) != prompt:  # stderr: stdout stays just the path
+        typer.echo(f"read as: {pipe.revise_prompt(prompt)}", err=True)
     typer.echo(str(output))
 
 
@@ -175,20 +177,27 @@ def train(
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     session_steps: int = typer.Option(0, help="Stop after N steps this run (0 = no limit); run again to resume."),
     init_from: Optional[Path] = typer.Option(None, help="Continue from an exported weights folder (keeps its autoencoder)."),
+    reader_steps: int = typer.Option(1500, help="Prompt reader steps (0 = no reader: prompts go to the transformer as written)."),
+    reader_only: bool = typer.Option(False, help="Train only the prompt reader, keeping --init-from's autoencoder and transformer."),
     smoke: bool = typer.Option(False, help="A tiny, fast run that only checks the loss falls."),
 ) -> None:
     """Train the built-in model from scratch (resumes from checkpoints in --out)."""
     from .models.dit import DIT_PRESETS
     if dit_preset not in DIT_PRESETS:
         fail(f"dit-preset must be one of {', '.join(DIT_PRESETS)}; got {dit_preset!r}")
-    if ae_steps < 1 or dit_steps < 1:
-        fail("ae-steps and dit-steps must be positive whole numbers")
+    if ae_steps < 1 or dit_steps < 1 or reader_steps < 0:
+        fail("ae-steps and dit-steps must be positive whole numbers, reader-steps zero or more")
+    if reader_only and (init_from is None or reader_steps < 1):
+        fail("reader-only needs --init-from (the weights whose autoencoder and transformer to keep) and reader-steps >= 1")
     from .train import Interrupted, TrainConfig, run
     common = dict(out=str(out), seed=seed, ae_steps=ae_steps, dit_steps=dit_steps, device=device,
-                  session_steps=session_steps, ae_crop=ae_crop, init_from=str(init_from or ""))
+                  session_steps=session_steps, ae_crop=ae_crop, init_from=str(init_from or ""),
+                  reader_steps=reader_steps, reader_only=reader_only)
     if smoke:  # minutes on a laptop: checks the machinery and that the loss falls, not quality
+        common["reader_steps"] = min(reader_steps, 120)
         cfg = TrainConfig(**common, dit_preset="XS", probe_every=0, ae_batch=min(ae_batch, 4), dit_batch=8,
-                          dit_image_steps=0, ckpt_every=10, log_every=1, pool_scale=0.0)
+                          dit_image_steps=0, ckpt_every=10, log_every=1, pool_scale=0.0,
+                          reader_sentences=256, reader_batch=16)
     else:
         cfg = TrainConfig(**common, dit_preset=dit_preset, probe_every=probe_every, ae_batch=ae_batch)
     try:
@@ -207,18 +216,23 @@ def evaluate(
     sets: str = typer.Option("seen,held_out,paraphrase",
                              help="Comma-separated prompt sets: seen, held_out, paraphrase, and dev (a development "
                                   "set in its own unseen wording, for tuning without touching the paraphrase set)."),
+    reader: bool = typer.Option(True, help="--no-reader: the transformer reads every prompt as written, "
+                                             "without the prompt reader's rewrite of unfamiliar wording."),
 ) -> None:
     """Generate the three fixed prompt sets and read them back with the probe."""
     from .eval.run import evaluate as run_eval
     try:
         result = run_eval(weights, limit=limit or None, steps=steps, guidance=guidance,
-                          sets=tuple(x.strip() for x in sets.split(",") if x.strip()))
+                          sets=tuple(x.strip() for x in sets.split(",") if x.strip()), reader=reader)
     except ValueError as exc:
         fail(str(exc))
     report.write_text(json.dumps(result, indent=2) + "\n")
     for name, s in result["sets"].items():
         per = "  ".join(f"{k} {v:.0%}" for k, v in s["attributes"].items())
-        typer.echo(f"{name:12s} all-correct {s['all_correct']:.0%}  {per}  flicker {s['flicker']:.2f}")
+        line = f"{name:12s} all-correct {s['all_correct']:.0%}  {per}  flicker {s['flicker']:.2f}"
+        if s["revised"]:
+            line += f"  (reader rewrote {s['revised']}, read all four right {s['read_all_correct']:.0%})"
+        typer.echo(line)
     sp = result["speed"]
     typer.echo(f"speed: {sp['seconds_per_clip']:.2f} s per {sp['clip_seconds']} s clip (real-time factor "
                f"{sp['real_time_factor']:.2f}); cold start {sp['cold_start_seconds']:.1f} s")

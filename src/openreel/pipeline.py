@@ -30,6 +30,7 @@ import torch
 from .diffusion.flow import SAMPLERS, guided, noisy, timesteps, with_known
 from .models.autoencoder import AutoencoderConfig, VideoAutoencoder, latent_frames
 from .models.dit import DiT, DiTConfig
+from .models.prompt_reader import PromptReader, PromptRewriter, ReaderConfig
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 
@@ -421,12 +422,19 @@ class _Progress:
 
 class VideoPipeline:
     def __init__(self, text_encoder: Callable, autoencoder: VideoAutoencoder, transformer: DiT,
-                 defaults: GenerationDefaults = GenerationDefaults(), name: str = "openreel-v1"):
+                 defaults: GenerationDefaults = GenerationDefaults(), name: str = "openreel-v1",
+                 reader: PromptReader | None = None):
         self.text_encoder = text_encoder
         self.autoencoder = autoencoder.eval()
         self.transformer = transformer.eval()
         self.defaults = defaults
         self.name = name
+        self.reader = reader
+        # The reader rewrites prompts in wording the transformer never read (models/prompt_reader.py);
+        # off, the transformer reads every prompt as given. It needs MiniLM's own tokenizer and model.
+        encoder = getattr(text_encoder, "encoder", text_encoder)
+        self.rewriter = PromptRewriter(reader, encoder) if reader is not None and hasattr(encoder, "bert") else None
+        self.rewrite_prompts = self.rewriter is not None
         self._null_text = None
 
     # ------------------------------------------------------------------
@@ -443,10 +451,22 @@ class VideoPipeline:
             raise FileNotFoundError(f"no model at {path}: config.json is missing")
         config = json.loads(cfg_path.read_text())
         ae = cls.load_autoencoder(path)
+        dit = cls.load_transformer(path)
+        reader = None
+        if "prompt_reader" in config:  # older weights folders have none: prompts then go to the transformer as given
+            reader = PromptReader(ReaderConfig(**config["prompt_reader"]))
+            reader.load_state_dict(load_file(path / "prompt_reader.safetensors"))
+        te = text_encoder or CachedTextEncoder(TextEncoder())
+        return cls(te, ae, dit, GenerationDefaults.from_dict(config.get("defaults", {})), config.get("name", "openreel-v1"),
+                   reader=reader)
+
+    @staticmethod
+    def load_transformer(path: Path) -> DiT:
+        from safetensors.torch import load_file
+        config = json.loads((path / "config.json").read_text())
         dit = DiT(DiTConfig(**config["transformer"]))
         dit.load_state_dict(load_file(path / "transformer.safetensors"))
-        te = text_encoder or CachedTextEncoder(TextEncoder())
-        return cls(te, ae, dit, GenerationDefaults.from_dict(config.get("defaults", {})), config.get("name", "openreel-v1"))
+        return dit
 
     @staticmethod
     def load_autoencoder(path: Path) -> VideoAutoencoder:
@@ -462,11 +482,14 @@ class VideoPipeline:
         path.mkdir(parents=True, exist_ok=True)
         save_file({k: v.contiguous() for k, v in self.autoencoder.state_dict().items()}, path / "autoencoder.safetensors")
         save_file({k: v.contiguous() for k, v in self.transformer.state_dict().items()}, path / "transformer.safetensors")
+        if self.reader is not None:
+            save_file({k: v.contiguous() for k, v in self.reader.state_dict().items()}, path / "prompt_reader.safetensors")
         d = self.defaults
         config = {"name": self.name, "autoencoder": self.autoencoder.cfg.to_dict(),
                   "transformer": self.transformer.cfg.to_dict(),
                   "text_encoder": "sentence-transformers/all-MiniLM-L6-v2 (token states, frozen)",
                   "defaults": {k: list(v) if isinstance(v, tuple) else v for k, v in d.__dict__.items()},
+                  **({"prompt_reader": self.reader.cfg.to_dict()} if self.reader is not None else {}),
                   **(extra or {})}
         (path / "config.json").write_text(json.dumps(config, indent=2) + "\n")
 
@@ -476,10 +499,15 @@ class VideoPipeline:
     # ------------------------------------------------------------------
     # Generation
 
+    def revise_prompt(self, prompt: str) -> str:
+        """What the transformer reads for `prompt`: the prompt itself, or, in wording it never
+        read, the training caption the prompt reader makes of it."""
+        return self.rewriter.revise(prompt) if self.rewrite_prompts and self.rewriter else prompt
+
     def encode_prompt(self, prompt: str):
         if self._null_text is None:
             self._null_text = self.text_encoder([""])
-        states, mask = self.text_encoder([prompt])
+        states, mask = self.text_encoder([self.revise_prompt(prompt)])
         return (states, mask), self._null_text
 
     def velocity(self, prompt: str, guidance: float, known: torch.Tensor | None = None,
@@ -544,6 +572,9 @@ class VideoPipeline:
                   "guidance": o.guidance, "seed": int(seed), "sampler": o.sampler}
         if first is not None:
             params["mode"] = "image"
+        revised = self.revise_prompt(prompt)
+        if revised != prompt:  # say what the transformer read, so a surprising video can be explained
+            params["revised_prompt"] = revised
         return Video(video, o.fps, prompt, params)
 
     # ------------------------------------------------------------------

@@ -23,7 +23,7 @@ ATTRIBUTES = ("shape", "color", "background", "motion")
 def score_set(pipe, cases, steps=None, guidance=None, progress=None) -> dict:
     hits = {a: 0 for a in ATTRIBUTES}
     all_ok, flick, seconds = 0, [], []
-    rows = []
+    rows, revised, read_ok = [], 0, 0
     with tempfile.TemporaryDirectory() as tmp:
         for i, case in enumerate(cases):
             t0 = time.perf_counter()
@@ -39,18 +39,26 @@ def score_set(pipe, cases, steps=None, guidance=None, progress=None) -> dict:
                 hits[a] += ok[a]
             all_ok += all(ok.values())
             flick.append(flicker(frames))
-            rows.append({"prompt": case.prompt, "seed": case.seed, "want": want, "got": got})
+            row = {"prompt": case.prompt, "seed": case.seed, "want": want, "got": got}
+            if "revised_prompt" in video.params:  # the prompt reader rewrote it: did it read it right?
+                reading = pipe.rewriter.read(case.prompt)
+                row["revised_prompt"] = video.params["revised_prompt"]
+                revised += 1
+                read_ok += all(getattr(reading, a) == want[a] for a in ATTRIBUTES)
+            rows.append(row)
             if progress:
                 progress()
     n = max(len(cases), 1)
     return {"n": len(cases), "all_correct": all_ok / n, "attributes": {a: hits[a] / n for a in ATTRIBUTES},
-            "flicker": float(np.mean(flick)) if flick else 0.0, "seconds": seconds, "cases": rows}
+            "flicker": float(np.mean(flick)) if flick else 0.0, "seconds": seconds,
+            "revised": revised, "read_all_correct": read_ok / revised if revised else None, "cases": rows}
 
 
 def evaluate(weights=None, limit: int | None = None, steps=None, guidance=None,
-             sets: tuple[str, ...] = tuple(EVAL_SETS)) -> dict:
+             sets: tuple[str, ...] = tuple(EVAL_SETS), reader: bool = True) -> dict:
     """Score the named prompt sets (default: the three reported ones; "dev" is a development set in
-    its own unseen wording, for tuning prompt-reading work without touching the paraphrase set)."""
+    its own unseen wording, for tuning prompt-reading work without touching the paraphrase set).
+    reader=False sends every prompt to the transformer as written (the model without its prompt reader)."""
     from tqdm import tqdm
     known = {**EVAL_SETS, **DEV_SETS}
     unknown = [name for name in sets if name not in known]
@@ -59,6 +67,7 @@ def evaluate(weights=None, limit: int | None = None, steps=None, guidance=None,
     t0 = time.perf_counter()
     from ..pipeline import VideoPipeline
     pipe = VideoPipeline.from_pretrained(weights)
+    pipe.rewrite_prompts = reader and pipe.rewriter is not None
     pipe("warm-up", seed=0)  # first call pays one-off costs (allocations, text cache); part of cold start
     cold = time.perf_counter() - t0
     sets = {name: known[name]() for name in sets}
@@ -72,6 +81,7 @@ def evaluate(weights=None, limit: int | None = None, steps=None, guidance=None,
     median = float(np.median(per_clip))
     return {
         "model": pipe.name,
+        "prompt_reader": pipe.rewrite_prompts,
         "settings": {"steps": steps or pipe.defaults.steps, "guidance": guidance or pipe.defaults.guidance,
                      "sampler": pipe.defaults.sampler, "size": pipe.defaults.size, "seconds": clip_seconds,
                      "fps": pipe.defaults.default_fps},
