@@ -5,9 +5,10 @@
 #   2. the autoencoder continued to 2600 steps on 32x32 crops around the object, batch 16
 #      (4x cheaper per clip; the switch was made mid-run when whole frames proved slow to learn);
 #   3. the diffusion transformer (the pool is encoded first, then image pre-training, then video);
-#   4. and 5. two continuations of the transformer, the second with caption version 2.
+#   4. and 5. two continuations of the transformer, the second with caption version 2;
+#   6. the prompt reader, alone, on top of the step-5 weights.
 # Steps 1-4 ran before caption version 2 existed: to reproduce them exactly, check out the commit
-# before "Training captions v2" (876fb90^) for them, then this commit for step 5.
+# before "Training captions v2" (876fb90^) for them, then this commit for steps 5 and 6.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-runs/base}
@@ -26,5 +27,8 @@ cp "$OUT-cont"/weights/{autoencoder.safetensors,transformer.safetensors,config.j
 #    re-encoded (its captions changed), then 9,000 more transformer steps from the step-4 weights.
 mkdir -p "$OUT-cont2"
 .venv/bin/python -m openreel.train --out "$OUT-cont2" --init-from src/openreel/weights --dit-steps 9000 \
-    --dit-lr 0.0003 --dit-image-steps 0 --probe-every 3000
+    --dit-lr 0.0003 --dit-image-steps 0 --probe-every 3000 --reader-steps 0
 cp "$OUT-cont2"/weights/{transformer.safetensors,config.json,data_manifest.json} src/openreel/weights/
+# 6. the prompt reader (about 2 minutes on one core): the autoencoder and transformer stay as they are.
+.venv/bin/python -m openreel.train --out "$OUT-reader" --init-from src/openreel/weights --reader-only true
+cp "$OUT-reader"/weights/{prompt_reader.safetensors,config.json,data_manifest.json} src/openreel/weights/
