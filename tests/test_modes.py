@@ -172,6 +172,22 @@ def test_blend_keeps_the_smoothest_draw(pipe, monkeypatch):
     assert progress[-1] == (2 * BLEND_CANDIDATES, 2 * BLEND_CANDIDATES)  # one bar over every draw
 
 
+def test_draws_trade_selection_for_time(pipe, monkeypatch):
+    # One draw is the first of the default draws (same generator, drawn in order), at a quarter of the work.
+    import openreel.pipeline as pl
+    a, b = clip(), clip("static", color="blue")
+    firsts = []
+    real = pl.hop_ratio
+    monkeypatch.setattr(pl, "hop_ratio", lambda f: firsts.append(f) or real(f))
+    pipe.blend(a, b, "a ball", seconds=2, seed=4)
+    progress = []
+    one = pipe.blend(a, b, "a ball", seconds=2, seed=4, draws=1, callback=lambda i, n: progress.append((i, n)))
+    assert np.array_equal(one.frames, firsts[0]) and one.params["draws"] == 1
+    assert progress[-1] == (2, 2)
+    ext = pipe.extend(clip(), "a ball", seconds=1, draws=2, seed=4)
+    assert ext.params["draws"] == 2 and ext.frames.shape == (24, 64, 64, 3)
+
+
 def test_seam_ratio():
     assert seam_ratio(hopping([2, 2, 2, 10, 2, 2, 2]), 3) == pytest.approx(5, abs=0.1)
     assert seam_ratio(hopping([2, 2, 2, 10, 2, 2, 2]), 0) == pytest.approx(1, abs=0.1)
@@ -238,6 +254,9 @@ def test_same_seed_same_video(pipe):
     (lambda p: p.blend(clip(), clip()[:1], "x"), "video_b"),
     (lambda p: p.blend(clip(), clip(), "x", seconds=7), "seconds"),
     (lambda p: p.loop("x", seconds=9), "seconds"),
+    (lambda p: p.extend(clip(), "x", draws=0), "draws"),
+    (lambda p: p.blend(clip(), clip(), "x", draws=9), "draws"),
+    (lambda p: p.blend(clip(), clip(), "x", draws=2.0), "draws"),
     (lambda p: p.storyboard([]), "cards"),
     (lambda p: p.storyboard([{"prompt": "", "seconds": 1}]), "cards[0].prompt"),
     (lambda p: p.storyboard([{"prompt": "a", "seconds": 1.5}]), "cards[0].seconds"),
@@ -294,7 +313,7 @@ def test_cli_extend(tmp_path, media, backward):
     out = tmp_path / "ext.mp4"
     flags = ["--backward"] if backward else []
     frames = generated(out, run("generate", "a red ball staying still on a black background", "--extend",
-                                media / "right.mp4", *flags, "--seconds", 1, "--steps", 2, "-o", out))
+                                media / "right.mp4", *flags, "--seconds", 1, "--steps", 2, "--draws", 1, "-o", out))
     source = read_video(media / "right.mp4")[0]
     assert frames.shape == (24, 64, 64, 3)
     kept = frames[8:] if backward else frames[:16]
@@ -358,6 +377,8 @@ def test_cli_long_has_one_bar_for_the_whole_job(tmp_path):
     (["a ball", "--loop", "--long"], "mode"),
     (["a ball", "--long", "--seconds", "500"], "seconds"),
     (["a ball", "--backward"], "backward"),
+    (["a ball", "--draws", "2"], "draws"),
+    (["a ball", "--extend", "{tmp}/one_frame.mp4", "--draws", "0"], "draws"),
     (["--loop"], "prompt"),
 ])
 def test_cli_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, args, field):

@@ -165,6 +165,16 @@ def check_strength(strength) -> float:
     return float(strength)
 
 
+MAX_DRAWS = 8  # extend and blend: more costs time for little (4 already keeps the best of the spread)
+
+
+def check_draws(draws) -> int:
+    """How many times extend and blend draw their new frames, keeping the best: 1 to MAX_DRAWS."""
+    if isinstance(draws, bool) or not isinstance(draws, int) or not 1 <= draws <= MAX_DRAWS:
+        raise ValueError(f"draws must be a whole number from 1 to {MAX_DRAWS}; got {draws!r}")
+    return draws
+
+
 def check_cards(cards) -> list[tuple[str, int]]:
     """A storyboard: a non-empty list of {"prompt": str, "seconds": number} -> [(prompt, seconds)]."""
     if not isinstance(cards, (list, tuple)) or not cards:
@@ -703,30 +713,32 @@ class VideoPipeline:
     def extend(self, video, prompt: str, seconds: int | None = None, backward: bool = False,
                size: str | None = None, fps: int | None = None, steps: int | None = None,
                guidance: float | None = None, seed: int = 0, sampler: str | None = None,
-               callback: Callable[[int, int], None] | None = None) -> Video:
+               callback: Callable[[int, int], None] | None = None, draws: int = EXTEND_CANDIDATES) -> Video:
         """Add `seconds` of video after (or, with backward=True, before) `video`, following `prompt`.
         Returns the whole video: the source's frames untouched, plus the new ones. The new
-        part is drawn EXTEND_CANDIDATES times and the draw with the least visible seam
-        (seam_ratio) is kept; long and storyboard chain single draws (their time budget)."""
+        part is drawn `draws` times (default EXTEND_CANDIDATES; 1 is fastest) and the draw with
+        the least visible seam (seam_ratio) is kept; long and storyboard chain single draws
+        (their time budget)."""
         # 1. Check inputs
         check_prompt(prompt)
+        draws = check_draws(draws)
         seconds = check_chain_seconds(self.defaults.default_seconds if seconds is None else seconds)
         o = self.settings(size, fps, steps, guidance, sampler)
         source, o = self._video_input(video, "video", o, size)
         frames = seconds * o.fps
         gen = torch.Generator().manual_seed(int(seed))
-        progress = _Progress(callback, o.steps * len(self.chunks(frames)) * EXTEND_CANDIDATES)
-        # 2. Windows of new frames, each pinned to the frame next to it; EXTEND_CANDIDATES
-        # draws, and the one whose seam with the source stands out least is kept
+        progress = _Progress(callback, o.steps * len(self.chunks(frames)) * draws)
+        # 2. Windows of new frames, each pinned to the frame next to it; `draws` draws, and
+        # the one whose seam with the source stands out least is kept
         def draw() -> np.ndarray:
             if backward:
                 return np.concatenate([self.backward(source[0], prompt, frames, o, gen, progress), source])
             return np.concatenate([source, *self.forward(source[-1], [(prompt, frames)], o, gen, progress)])
 
         at = frames - 1 if backward else len(source) - 1  # the step across the seam
-        out = best_of(EXTEND_CANDIDATES, draw, lambda d: seam_ratio(d, at))
+        out = best_of(draws, draw, lambda d: seam_ratio(d, at))
         return Video(out, o.fps, prompt, self._params("extend", o, seed, seconds=seconds, backward=bool(backward),
-                                                    source_frames=len(source)))
+                                                    source_frames=len(source), draws=draws))
 
     @torch.no_grad()
     def loop(self, prompt: str, seconds: int | None = None, size: str | None = None, fps: int | None = None,
@@ -791,15 +803,17 @@ class VideoPipeline:
     @torch.no_grad()
     def blend(self, video_a, video_b, prompt: str, seconds: int | None = None, size: str | None = None,
               fps: int | None = None, steps: int | None = None, guidance: float | None = None, seed: int = 0,
-              sampler: str | None = None, callback: Callable[[int, int], None] | None = None) -> Video:
+              sampler: str | None = None, callback: Callable[[int, int], None] | None = None,
+              draws: int = BLEND_CANDIDATES) -> Video:
         """The transition from video A's last frame to video B's first: one window from A's last
         frame that holds still on B's first in its last group (a frame_cond model is also told
         both). Its first and last frames are those two frames themselves; it has 4k + 2 frames,
-        the fewest that are at least seconds * fps. The window is drawn BLEND_CANDIDATES times,
-        with gentler guidance toward the two ends (BLEND_GUIDE), and the draw with the smallest
-        hop (hop_ratio) is kept."""
+        the fewest that are at least seconds * fps. The window is drawn `draws` times (default
+        BLEND_CANDIDATES; 1 is fastest), with gentler guidance toward the two ends (BLEND_GUIDE),
+        and the draw with the smallest hop (hop_ratio) is kept."""
         # 1. Check inputs
         check_prompt(prompt)
+        draws = check_draws(draws)
         seconds = self._check_one_pass_seconds(seconds)
         o = self.settings(size, fps, steps, guidance, sampler)
         a, o = self._video_input(video_a, "video_a", o, size)
@@ -808,13 +822,13 @@ class VideoPipeline:
         n = math.ceil((seconds * o.fps + 6) / 4)  # the transition is window frames 0 .. 4n - 7
         pinned = {0: self.encode_frame(a[-1]), n - 1: self.encode_frame(b[0])}
         velocity, gen = self.velocity(prompt, o.guidance), torch.Generator().manual_seed(int(seed))
-        progress = _Progress(callback, o.steps * BLEND_CANDIDATES)
+        progress = _Progress(callback, o.steps * draws)
         def draw() -> np.ndarray:
             z = self.sample_window(velocity, n, o, gen, progress, pinned, guide=BLEND_GUIDE)
             return np.concatenate([a[-1:], self.decode(z)[1:4 * n - 7], b[:1]])
 
-        out = best_of(BLEND_CANDIDATES, draw, hop_ratio)
-        return Video(out, o.fps, prompt, self._params("blend", o, seed, seconds=seconds))
+        out = best_of(draws, draw, hop_ratio)
+        return Video(out, o.fps, prompt, self._params("blend", o, seed, seconds=seconds, draws=draws))
 
     @torch.no_grad()
     def storyboard(self, cards, size: str | None = None, fps: int | None = None, steps: int | None = None,
