@@ -320,11 +320,29 @@ def test_cli_extend(tmp_path, media, backward):
     assert psnr(kept, source) > 35  # the source itself, through one more encode
 
 
+def keyframes(path) -> list[bool]:
+    import av
+    with av.open(str(path)) as container:
+        return [p.is_keyframe for p in container.demux(container.streams.video[0]) if p.size]
+
+
 def test_cli_loop(tmp_path):
     out = tmp_path / "loop.mp4"
     r = run("generate", "a red ball moving right on a black background", "--loop", "--seconds", 1, "--steps", 2,
             "-o", out)
     assert generated(out, r).shape == (8, 64, 64, 3)
+    assert all(keyframes(out))  # a loop is coded all-intra, so its wrap is coded like every other step
+
+
+def test_only_loops_are_coded_all_intra(tmp_path):
+    frames = clip()
+    plain = keyframes(write_mp4(tmp_path / "plain.mp4", frames, 8))
+    intra = keyframes(write_mp4(tmp_path / "intra.mp4", frames, 8, all_intra=True))
+    assert len(plain) == len(intra) == len(frames)
+    assert plain[0] and not any(plain[1:]) and all(intra)
+    from openreel.pipeline import Video
+    assert all(keyframes(Video(frames, 8, "x", {"mode": "loop"}).save(tmp_path / "loop.mp4")))
+    assert not all(keyframes(Video(frames, 8, "x", {"mode": "extend"}).save(tmp_path / "ext.mp4")))
 
 
 def test_cli_remix(tmp_path, media):

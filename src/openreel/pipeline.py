@@ -71,7 +71,8 @@ class Video:
 
     def save(self, path: str | Path, scale_to: tuple[int, int] | None = None) -> Path:
         from .media.video import write_mp4
-        return write_mp4(path, self.frames, self.fps, scale_to=scale_to)
+        # A loop restarts from its first frame: code every frame alike, so the wrap is a step like the others.
+        return write_mp4(path, self.frames, self.fps, scale_to=scale_to, all_intra=self.params.get("mode") == "loop")
 
 
 def to_frames(y: torch.Tensor) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Training: stage 1 the video autoencoder, stage 2 the diffusion transformer, stage 3 the prompt reader.
 
-    openreel train --out runs/base            # both stages, resumable
+    openreel train --out runs/base            # all stages, resumable
     torchrun --nproc-per-node 4 -m openreel.train --out runs/base   # the same, DDP
 
 Everything is deterministic from `seed`: each example is a pure function of
