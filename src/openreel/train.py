@@ -575,11 +575,17 @@ def export(cfg: TrainConfig, ae: VideoAutoencoder, dit: torch.nn.Module, reader,
             "steps": cfg.dit_steps, "batch": cfg.dit_batch, "image_steps": cfg.dit_image_steps,
             "pool": [{"width": w, "height": h, "frames": f, "clips": n} for w, h, f, n, _ in pool_buckets(cfg)]}
     if reader is not None:
+        from .world.captions import READER_SENTENCES_VERSION
         stages["prompt_reader"] = {"steps": cfg.reader_steps, "batch": cfg.reader_batch, "sentences": cfg.reader_sentences,
+                                   "sentences_version": READER_SENTENCES_VERSION,
                                    "random_words": "all-MiniLM-L6-v2 tokenizer vocabulary minus paraphrase and dev wording"}
     if cfg.init_from:  # a continued run cites what it continued from, so the chain stays traceable
         previous = json.loads((Path(cfg.init_from) / "data_manifest.json").read_text())
-        stages["continued_from"] = {"data_manifest_sha256": previous["sha256"], "stages": previous["stages"]}
+        cited = {"data_manifest_sha256": previous["sha256"], "stages": previous["stages"]}
+        # A new reader replaces an earlier reader-only stage: cite what that reader was added to.
+        while cfg.reader_only and set(cited["stages"]) == {"prompt_reader", "continued_from"}:
+            cited = cited["stages"]["continued_from"]
+        stages["continued_from"] = cited
     manifest = build_manifest(cfg.seed, stages)
     extra = {"data_manifest_sha256": manifest["sha256"], "train": cfg.to_dict()}
     if cfg.reader_only:  # the autoencoder and transformer are init_from's: keep the settings that trained them

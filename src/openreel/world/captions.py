@@ -257,6 +257,9 @@ def canonical_prompt(shape: str, color: str, motion: str, background: str | None
 # is paraphrase or dev wording (a test checks), and random words skip both too.
 
 READER_TAGS = ("other", "color", "shape", "motion", "background")
+# 1: the first reader's sentences; 2: a modifier goes before a known colour only, two-word
+# unknown colours end in a plain colour name, and backdrops may end in a random noun.
+READER_SENTENCES_VERSION = "2"
 READER_OPENERS = ["", "", "", "a video of", "an animation showing", "show", "show me", "we see", "look at",
                   "this shows", "imagine", "render", "make a video of", "generate", "create a video with",
                   "animated:", "watch", "there is", "a short video of", "in this video,", "now:", "loop of",
@@ -273,7 +276,7 @@ READER_BACKGROUND_AFTER = ["on a {bg} background", "against a {bg} backdrop", "o
                            ", {bg} background", ", the background is {bg}", "; background: {bg}", "set against {bg}",
                            "on {bg}", "in a {bg} room", "inside a {bg} space", "on a {bg} floor", "under a {bg} sky",
                            "above a {bg} surface", "and a {bg} background", ", all {bg} around",
-                           "across a {bg} field", "with {bg} everywhere else"]
+                           "across a {bg} field", "with {bg} everywhere else", ", {bg} {}", "; {bg} {} {}"]
 READER_BACKGROUND_BEFORE = ["on a {bg} background,", "{bg} background:", "against {bg},", "{bg} backdrop,",
                             "a {bg} background and", "over {bg}:"]
 # Shapes of a random motion phrase (each {} a random word): motions are often more than one word.
@@ -300,12 +303,17 @@ def tagged_sentence(rng: np.random.Generator, vocab: list[str]) -> tuple[list[st
     """One random prompt-like sentence as words, with each word's READER_TAGS index."""
     real = [1.0, 0.7, 0.4, 0.0][rng.integers(4)]  # share of slots filled with training phrases
 
-    def slot(tag: str) -> str:
-        if rng.random() < real:
+    def slot(tag: str, known: bool = False) -> str:
+        if known or rng.random() < real:
             table = {"color": TRAIN_COLOR_WORDS, "shape": TRAIN_SHAPE_WORDS, "motion": TRAIN_MOTION_WORDS,
                      "background": TRAIN_BACKGROUND_WORDS}[tag]
             return _pick(rng, _pick(rng, list(table.values())))
-        form = _pick(rng, READER_RANDOM_MOTIONS) if tag == "motion" else _pick(rng, ["{}", "{}", "{} {}"])
+        if tag == "motion":
+            form = _pick(rng, READER_RANDOM_MOTIONS)
+        elif tag == "shape":
+            form = _pick(rng, ["{}", "{}", "{} {}", "{} shape"])
+        else:  # a colour name of two words mostly ends in a plain one ("fire red"), else it is one word
+            form = _pick(rng, ["{}", "{}", "{} " + _pick(rng, [c[0] for c in BASE_COLOR_WORDS.values()])])
         return form.format(*(_pick(rng, vocab) for _ in range(3)))
 
     parts: list[tuple[str, str]] = []  # (tag, text)
@@ -317,7 +325,9 @@ def tagged_sentence(rng: np.random.Generator, vocab: list[str]) -> tuple[list[st
     before = background and rng.random() < 0.2
 
     def add_background(template: str) -> None:
+        # "{}" in a background form is a random word ("..., gray <word>"): the backdrop's own noun
         head, tail = template.split("{bg}")
+        tail = tail.format(*(_pick(rng, vocab) for _ in range(tail.count("{}"))))
         parts.extend([("other", head), ("background", slot("background")), ("other", tail)])
 
     if before:
@@ -331,7 +341,10 @@ def tagged_sentence(rng: np.random.Generator, vocab: list[str]) -> tuple[list[st
     elif form < 0.85:
         parts += [("other", det), ("color", slot("color")), ("other", "colored"), ("shape", slot("shape"))]
     else:
-        parts += [("other", f"{det} {_pick(rng, READER_MODIFIERS)}"), ("color", slot("color")), ("shape", slot("shape"))]
+        # A word before a known colour is a modifier, not part of it ("a big red ball"); with an
+        # unknown colour the two could not be told apart, so here the colour is always known.
+        modifier = _pick(rng, READER_MODIFIERS) if rng.random() < 0.5 else _pick(rng, vocab)
+        parts += [("other", f"{det} {modifier}"), ("color", slot("color", known=True)), ("shape", slot("shape"))]
     parts += [("other", _pick(rng, READER_LINKS)), ("motion", slot("motion"))]
     if background and not before:
         add_background(_pick(rng, READER_BACKGROUND_AFTER))
