@@ -16,6 +16,8 @@ Three vocabularies:
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from .scene import Scene
@@ -286,7 +288,6 @@ READER_RANDOM_MOTIONS = ["{}", "{} {}", "{} {}", "{} {} {}", "{} in {}", "{} to 
 
 def split_words(text: str) -> list[str]:
     """Lower-case words and punctuation marks, the unit the prompt reader tags."""
-    import re
     return re.findall(r"[a-z0-9'-]+|[^\sa-z0-9'-]", text.lower())
 
 
@@ -368,5 +369,5 @@ def training_words() -> set[str]:
 
 
 def without_slots(template: str) -> str:
-    import re
+    """A template with its {slots} blanked: the words it adds itself."""
     return re.sub(r"\{\w*\}", " ", template)
