@@ -115,9 +115,7 @@ def test_reader_sentences_use_no_paraphrase_or_dev_wording():
                   captions.READER_RANDOM_MOTIONS):
         for text in table:
             fixed |= set(captions.split_words(captions.without_slots(text)))
-    dev = {w for vocab in (captions.DEV_SHAPE_WORDS, captions.DEV_COLOR_WORDS, captions.DEV_BACKGROUND_WORDS,
-                           captions.DEV_MOTION_WORDS) for ps in vocab.values() for w in " ".join(ps).split()}
-    dev |= {w for t in captions.DEV_TEMPLATES for w in captions.split_words(captions.without_slots(t))}
+    dev = captions.dev_words()
     allowed = captions.training_words() | {"with"}  # words the training captions use anyway, and one preposition
     assert not {w for w in fixed if w.startswith(captions.PARAPHRASE_STEMS)}
     assert not (fixed & dev) - allowed, sorted((fixed & dev) - allowed)

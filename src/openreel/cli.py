@@ -166,8 +166,9 @@ def generate(
         fail(str(exc))
     bar.close()
     video.save(output)
-    if prompt and pipe.revise_prompt(prompt) != prompt:  # stderr: stdout stays just the path
-        typer.echo(f"read as: {pipe.revise_prompt(prompt)}", err=True)
+    revised = pipe.revise_prompt(prompt) if prompt else prompt
+    if revised != prompt:  # stderr: stdout stays just the path
+        typer.echo(f"read as: {revised}", err=True)
     typer.echo(str(output))
 
 

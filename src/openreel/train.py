@@ -562,8 +562,9 @@ def train_reader(cfg: TrainConfig, encoder, show: bool = True):
 # ----------------------------------------------------------------------------
 # All stages, then export
 
-def export(cfg: TrainConfig, ae: VideoAutoencoder, dit: torch.nn.Module, reader, dest: Path) -> Path:
-    """Write safetensors weights, config and data manifest: what `VideoPipeline.from_pretrained` loads."""
+def export(cfg: TrainConfig, ae: VideoAutoencoder, dit: torch.nn.Module, reader, dest: Path, encoder=None) -> Path:
+    """Write safetensors weights, config and data manifest: what `VideoPipeline.from_pretrained` loads.
+    `encoder` is a loaded TextEncoder to reuse (loading MiniLM again costs seconds)."""
     from .models.text_encoder import CachedTextEncoder, TextEncoder
     from .pipeline import VideoPipeline
     from .world.manifest import build_manifest
@@ -591,7 +592,7 @@ def export(cfg: TrainConfig, ae: VideoAutoencoder, dit: torch.nn.Module, reader,
     if cfg.reader_only:  # the autoencoder and transformer are init_from's: keep the settings that trained them
         extra = {**extra, "train": json.loads((Path(cfg.init_from) / "config.json").read_text())["train"],
                  "train_reader": cfg.to_dict()}
-    pipe = VideoPipeline(CachedTextEncoder(TextEncoder()), ae, dit, reader=reader)
+    pipe = VideoPipeline(CachedTextEncoder(encoder or TextEncoder()), ae, dit, reader=reader)
     pipe.save_pretrained(dest, extra=extra)
     (dest / "data_manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return dest
@@ -615,9 +616,10 @@ def run(cfg: TrainConfig) -> Path:
     dest = Path(cfg.out) / "weights"
     if dist.main:
         from .models.text_encoder import TextEncoder
+        encoder = TextEncoder()
         # The reader is tiny and trains on the CPU in minutes: one process does it, after the transformer.
-        reader = train_reader(cfg, TextEncoder()) if cfg.reader_steps > 0 else None
-        export(cfg, ae.cpu(), dit.cpu(), reader, dest)
+        reader = train_reader(cfg, encoder) if cfg.reader_steps > 0 else None
+        export(cfg, ae.cpu(), dit.cpu(), reader, dest, encoder)
     return dest
 
 

@@ -92,8 +92,10 @@ class PromptRewriter:
         tables = {"shape": captions.TRAIN_SHAPE_WORDS, "color": captions.TRAIN_COLOR_WORDS,
                   "motion": captions.TRAIN_MOTION_WORDS, "background": captions.TRAIN_BACKGROUND_WORDS}
         self.phrases = {tag: [(value, p) for value, ps in table.items() for p in ps] for tag, table in tables.items()}
+        self.by_phrase = {tag: {p: value for value, p in pairs} for tag, pairs in self.phrases.items()}
         self._vectors: dict[str, torch.Tensor] = {}
-        self.revise = lru_cache(maxsize=4096)(self._revise)  # every mode and draw asks again for the same prompt
+        # Every mode and draw asks again for the same prompt, and the evaluator asks what was read.
+        self.read = lru_cache(maxsize=4096)(self._read)
 
     def vectors(self, tag: str) -> torch.Tensor:
         if tag not in self._vectors:  # lazily: a pipeline that only sees training wording never pays for it
@@ -104,7 +106,7 @@ class PromptRewriter:
         return all(w in self.known_words for w in captions.split_words(prompt))
 
     @torch.no_grad()
-    def read(self, prompt: str) -> Reading:
+    def _read(self, prompt: str) -> Reading:
         words = captions.split_words(prompt)[:64]
         if not words:
             raise ValueError("prompt is empty")
@@ -131,14 +133,13 @@ class PromptRewriter:
         phrase wins, else the most similar."""
         words = phrase.split()
         options = [" ".join(words[i:]) for i in range(len(words))] if tag in ("color", "background") else [phrase]
-        by_phrase = {p: value for value, p in self.phrases[tag]}
-        exact = [o for o in options if o in by_phrase]
+        exact = [o for o in options if o in self.by_phrase[tag]]
         if exact:
-            return by_phrase[max(exact, key=len)]
+            return self.by_phrase[tag][max(exact, key=len)]
         sims = self.encoder.sentence_vectors(options) @ self.vectors(tag).T  # (options, phrases)
         return self.phrases[tag][int(sims.max(0).values.argmax())][0]
 
-    def _revise(self, prompt: str) -> str:
+    def revise(self, prompt: str) -> str:
         """The prompt the transformer should read: unchanged if it is all training words, else the
         plainest training caption of what it says."""
         if self.familiar(prompt):

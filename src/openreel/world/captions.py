@@ -291,11 +291,16 @@ def split_words(text: str) -> list[str]:
     return re.findall(r"[a-z0-9'-]+|[^\sa-z0-9'-]", text.lower())
 
 
+def dev_words() -> set[str]:
+    """Every word of the dev wording: its attribute phrases and its sentence shapes."""
+    words = {w for vocab in (DEV_SHAPE_WORDS, DEV_COLOR_WORDS, DEV_BACKGROUND_WORDS, DEV_MOTION_WORDS)
+             for phrases in vocab.values() for w in " ".join(phrases).split()}
+    return words | {w for t in DEV_TEMPLATES for w in split_words(without_slots(t))}
+
+
 def reader_vocabulary(words) -> list[str]:
     """Random slot fillers: plain alphabetic words, minus anything from the paraphrase or dev wording."""
-    dev = {w for vocab in (DEV_SHAPE_WORDS, DEV_COLOR_WORDS, DEV_BACKGROUND_WORDS, DEV_MOTION_WORDS)
-           for phrases in vocab.values() for w in " ".join(phrases).split()}
-    dev |= {w for t in DEV_TEMPLATES for w in split_words(without_slots(t))}
+    dev = dev_words()
     return sorted(w for w in set(words)
                   if w.isalpha() and w.isascii() and len(w) >= 3 and w not in dev and not w.startswith(PARAPHRASE_STEMS))
 
