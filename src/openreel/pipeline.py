@@ -31,6 +31,7 @@ from .diffusion.flow import SAMPLERS, guided, noisy, timesteps, with_known
 from .models.autoencoder import AutoencoderConfig, VideoAutoencoder, latent_frames
 from .models.dit import DiT, DiTConfig
 from .models.prompt_reader import PromptReader, PromptRewriter, ReaderConfig
+from .models.wordnet import WordNet
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 
@@ -444,7 +445,8 @@ class VideoPipeline:
         # The reader rewrites prompts in wording the transformer never read (models/prompt_reader.py);
         # off, the transformer reads every prompt as given. It needs MiniLM's own tokenizer and model.
         encoder = getattr(text_encoder, "encoder", text_encoder)
-        self.rewriter = PromptRewriter(reader, encoder) if reader is not None and hasattr(encoder, "bert") else None
+        self.rewriter = (PromptRewriter(reader, encoder, WordNet()) if reader is not None and hasattr(encoder, "bert")
+                         else None)
         self.rewrite_prompts = self.rewriter is not None
         self._null_text = None
 
