@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from openreel.diffusion.flow import SAMPLERS, flow_loss, guided, noisy, sample_euler, timesteps
+from openreel.diffusion.flow import SAMPLERS, flow_loss, guided, motion_loss, noisy, sample_euler, timesteps
 from openreel.models.autoencoder import AutoencoderConfig, VideoAutoencoder, latent_frames
 from openreel.models.dit import DIT_PRESETS, DiT, DiT_XS, sincos_3d
 
@@ -170,6 +170,18 @@ def test_flow_loss_is_zero_for_the_true_velocity():
     assert torch.allclose(xt[0], 0.8 * x0[0] + 0.2 * noise[0])
     assert flow_loss(noise - x0, x0, noise) == 0
     assert flow_loss(torch.zeros_like(x0), x0, noise) > 0
+
+
+def test_motion_loss_prefers_errors_that_persist_over_ones_that_hop():
+    x0, noise = torch.randn(2, 4, 3, 2, 2), torch.randn(2, 4, 3, 2, 2)
+    true_v = noise - x0
+    bias = torch.randn(2, 1, 3, 2, 2)
+    steady = true_v + bias  # the same error in every latent frame
+    hopping = true_v + bias * torch.tensor([1.0, -1.0, 1.0, -1.0]).view(1, 4, 1, 1, 1)  # as large, alternating
+    assert flow_loss(steady, x0, noise) == flow_loss(hopping, x0, noise)  # flow_loss can't tell them apart
+    assert motion_loss(steady, x0, noise).abs() < 1e-6
+    assert motion_loss(hopping, x0, noise) > 1.0
+    assert motion_loss(hopping[:, :1], x0[:, :1], noise[:, :1]) == 0  # one-frame clips: no steps
 
 
 def test_guidance_extrapolates_from_unconditional():

@@ -57,6 +57,10 @@ class TrainConfig:
     # (zero-initialised, so init_from's model is where it starts) and shows that share of
     # training clips with some latent frames known; the rest see none, so text -> video keeps its practice.
     frame_masks: float = 0.0
+    # Weight of diffusion.flow.motion_loss beside the flow loss: > 0 asks the transformer for
+    # errors that persist from one latent frame to the next rather than hop at group seams
+    # (what most limits extension seams and blends, issue 3).
+    dit_motion_weight: float = 0.0
     pool_scale: float = 1.0  # multiplies every pool bucket's clip count (smoke runs use a sliver)
     # Stage 3: the prompt reader (models/prompt_reader.py), on tagged sentences. 0 steps = none.
     reader_steps: int = 1500
@@ -435,7 +439,7 @@ def sample_probe(dit: torch.nn.Module, ae: VideoAutoencoder, text_encoder, n: in
 
 
 def train_dit(cfg: TrainConfig, ae: VideoAutoencoder, device: torch.device, dist: Dist):
-    from .diffusion.flow import flow_loss, noisy
+    from .diffusion.flow import flow_loss, motion_loss, noisy
     from .models.dit import DIT_PRESETS, DiT, DiTConfig
     from .models.text_encoder import TextEncoder
     out = Path(cfg.out)
@@ -484,7 +488,10 @@ def train_dit(cfg: TrainConfig, ae: VideoAutoencoder, device: torch.device, dist
         frames = {"known": known, "known_mask": known_mask} if cfg.frame_masks else {}
         for g in opt.param_groups:
             g["lr"] = lr_at(step, cfg.dit_steps, cfg.dit_lr, warmup=min(200, max(1, cfg.dit_steps // 10)))
-        loss = flow_loss(ddp(noisy(x0, noise, t), t, text, mask, **frames), x0, noise)
+        pred = ddp(noisy(x0, noise, t), t, text, mask, **frames)
+        loss = flow_loss(pred, x0, noise)
+        if cfg.dit_motion_weight:
+            loss = loss + cfg.dit_motion_weight * motion_loss(pred, x0, noise)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -53,6 +53,21 @@ def flow_loss(pred_v: torch.Tensor, x0: torch.Tensor, noise: torch.Tensor) -> to
     return (pred_v - (noise - x0)).pow(2).mean()
 
 
+def motion_loss(pred_v: torch.Tensor, x0: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    """Mean squared error of the velocity error's step from one latent frame to the next.
+
+    pred_v, x0, noise: (B, n, C, h, w). flow_loss weighs every frame's error alone, so it
+    is as happy with an object placed a little left in one latent frame and a little right
+    in the next as with one placed a little left in both; the first shows as a hop at the
+    group seam, the second doesn't. This term prefers errors that persist over time to
+    errors that jump. One-frame clips (n = 1) give 0.
+    """
+    err = pred_v - (noise - x0)
+    if err.shape[1] < 2:
+        return err.new_zeros(())
+    return (err[:, 1:] - err[:, :-1]).pow(2).mean()
+
+
 def guided(model_cond: Velocity, model_uncond: Velocity, scale: float) -> Velocity:
     """Classifier-free guidance (Ho & Salimans 2022): v = v_u + scale * (v_c - v_u)."""
     if scale == 1.0:
