@@ -36,7 +36,7 @@ from .wordnet import WordNet
 WIDTH = 384  # MiniLM-L6 hidden size
 # How far WordNet's votes (a distribution over the values, summing to 1) move MiniLM's cosine
 # similarities: at 1 a clear WordNet reading outweighs any similarity gap. Dev reading (96
-# prompts) was the same for 0.5 to 3, and 2 points lower at 0.2.
+# prompts) was the same for 0.5 to 3, and 1 point lower at 0.2.
 WORDNET_WEIGHT = 1.0
 WORDNET_SENSES = 3  # a word's commonest senses per part of speech (at 10, dev reading fell 79% -> 71%)
 WORDNET_GLOSS = 0.5  # a value word in a definition counts half as much as one among the synonyms

