@@ -118,8 +118,9 @@ class PromptRewriter:
                   "motion": captions.TRAIN_MOTION_WORDS, "background": captions.TRAIN_BACKGROUND_WORDS}
         self.phrases = {tag: [(value, p) for value, ps in table.items() for p in ps] for tag, table in tables.items()}
         self.by_phrase = {tag: {p: value for value, p in pairs} for tag, pairs in self.phrases.items()}
-        self.telling = {tag: telling_words(table) for tag, table in tables.items()}
-        self.values = {tag: {v: set(ps) for v, ps in table.items()} for tag, table in tables.items()}
+        # word -> the one value it tells (telling_words gives each word to one value at most)
+        self.told_by = {tag: {w: v for v, ws in telling_words(table).items() for w in ws}
+                        for tag, table in tables.items()}
         self._vectors: dict[str, torch.Tensor] = {}
         # Every mode and draw asks again for the same prompt, and the evaluator asks what was read.
         self.read = lru_cache(maxsize=4096)(self._read)
@@ -189,11 +190,11 @@ class PromptRewriter:
                   if p and p not in self.known_words]
         # A training word that tells a value votes for it outright, so "expanding quickly" stays
         # growing whatever WordNet makes of "quickly" ("with little or no delay").
+        told_by, by_phrase = self.told_by[tag], self.by_phrase[tag]
         total: dict[str, float] = {}
         for word in phrase.split():
-            told = [value for value, telling in self.telling[tag].items() if word in telling]
-            if word in self.known_words and len(told) == 1:
-                total[told[0]] = total.get(told[0], 0.0) + 1.0
+            if word in self.known_words and word in told_by:
+                total[told_by[word]] = total.get(told_by[word], 0.0) + 1.0
         for word in words:
             mine: dict[str, float] = {}
             for rank, dist, syn in self.wordnet.neighbourhood(word, depth=2):
@@ -201,12 +202,13 @@ class PromptRewriter:
                     continue
                 weight = 0.5 ** dist / (1 + rank)
                 names = {l for l in syn.lemmas if " " not in l} | {l.replace("-", " ") for l in syn.lemmas}
+                named = {told_by.get(n) for n in names} | {by_phrase.get(n) for n in names}
                 gloss = set(captions.split_words(syn.gloss.split(";")[0])) if dist <= 1 else set()
-                for value, telling in self.telling[tag].items():
-                    if names & telling or names & self.values[tag][value]:
-                        mine[value] = mine.get(value, 0.0) + weight
-                    elif gloss & telling:
-                        mine[value] = mine.get(value, 0.0) + WORDNET_GLOSS * weight
+                defined = {told_by.get(w) for w in gloss} - named
+                for value in named - {None}:
+                    mine[value] = mine.get(value, 0.0) + weight
+                for value in defined - {None}:
+                    mine[value] = mine.get(value, 0.0) + WORDNET_GLOSS * weight
             z = sum(mine.values())
             for value, vote in mine.items():
                 total[value] = total.get(value, 0.0) + vote / z
