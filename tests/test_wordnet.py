@@ -72,3 +72,16 @@ def test_wordnet_votes_for_rare_dev_words(wn):
     assert rewriter.wordnet_votes("color", "marigold") == pytest.approx({"orange": 0.5, "yellow": 0.5})
     assert rewriter.wordnet_votes("shape", "four-sided shape") == {}  # "having four sides": nothing to go on
     assert PromptRewriter(PromptReader(), _NoEncoder()).wordnet_votes("background", "umber") == {}
+
+
+def test_compass_headings_vote_for_screen_directions(wn):
+    from openreel.models.prompt_reader import PromptReader
+    rewriter = PromptRewriter(PromptReader(), _NoEncoder(), wn)
+    def top(phrase):
+        votes = rewriter.wordnet_votes("motion", phrase)
+        return max(votes, key=votes.get) if votes else None
+    # North is up and east is right, as on a map; WordNet defines each heading by its point.
+    assert top("moving eastward") == "right"
+    assert top("moving westward") == "left"
+    assert top("going northward") == "up"
+    assert top("going southward") == "down"
