@@ -1,6 +1,7 @@
 """WordNet as the prompt reader's dictionary: the database reader, and the votes it casts.
 
-Words here come from the dev wording (captions.DEV_*), never the paraphrase set's."""
+Words here come from the dev wording (captions.DEV_*) or plain English outside the paraphrase
+wording (captions.PARAPHRASE_STEMS), never the paraphrase set's."""
 
 import pytest
 
@@ -28,9 +29,8 @@ def test_a_damaged_database_says_so(tmp_path, wn):
     offset = wn.offsets("circle", "noun")[0]
     assert "circle" in wn.synset("noun", offset).lemmas
     # A copy whose data file lost its synsets: the lookup names the file, not a garbled synset.
-    for name in ("index.noun", "data.noun"):
-        (tmp_path / name).write_bytes((wn.root / name).read_bytes()[:2000] if name == "data.noun"
-                                      else (wn.root / name).read_bytes())
+    (tmp_path / "index.noun").write_bytes((wn.root / "index.noun").read_bytes())
+    (tmp_path / "data.noun").write_bytes((wn.root / "data.noun").read_bytes()[:2000])
     with pytest.raises(LookupError, match="data.noun .* no synset at offset"):
         WordNet(tmp_path).synset("noun", offset)
 
