@@ -411,3 +411,16 @@ def test_cli_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, args, fi
     lines = [line for line in r.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith(f"error: {field}"), r.stderr
     assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_hops_benchmark_splits_steps_at_latent_boundaries():
+    from openreel.eval.hops import step_passes
+    smooth = render(Scene("square", "red", "black", "right", (0.2, 0.5), (0.8, 0.5), 0.25, 0.25), 64, 64, 33)
+    boundary, inside = step_passes(smooth)
+    assert (len(boundary), len(inside)) == (8, 24)  # 32 steps: 0, 4, ..., 28 cross a boundary
+    assert all(boundary) and all(inside)  # steady motion: no step stands out
+    # The same object held still within each group and jumping between groups: every boundary
+    # step is a hop, and the steps inside (no travel at all) pass under the visibility floor.
+    hopping = smooth[[0] + [4 * ((i - 1) // 4) + 1 for i in range(1, 33)]]
+    boundary, inside = step_passes(hopping)
+    assert not any(boundary[1:]) and all(inside)
