@@ -19,17 +19,15 @@ from ..world.captions import canonical_prompt
 from .modes import STEP_FLOOR_PX, frame_steps, judge_steps, source_cases
 from .probe import probe
 
-TIME_FACTOR = 4  # frames per latent group (the autoencoder's); step 4k is frame 4k -> 4k + 1
-
-
-def step_passes(frames: np.ndarray) -> tuple[list[bool], list[bool]]:
+def step_passes(frames: np.ndarray, time_factor: int = 4) -> tuple[list[bool], list[bool]]:
     """(boundary steps, steps inside a group): does each step pass the 2x-median seam test
-    against the clip's other steps?"""
+    against the clip's other steps? time_factor: frames per latent group (the autoencoder's),
+    so step k * time_factor (frame 4k -> 4k + 1 at 4) crosses a boundary."""
     move, _ = frame_steps(frames)
     boundary, inside = [], []
     for i in range(len(move)):
         ok = judge_steps(move, [i], 2.0, STEP_FLOOR_PX)["ok"]
-        (boundary if i % TIME_FACTOR == 0 else inside).append(ok)
+        (boundary if i % time_factor == 0 else inside).append(ok)
     return boundary, inside
 
 
@@ -38,7 +36,7 @@ def measure(pipe, clips: int = 72, seed: int = 4242, seconds: int = 4) -> dict:
     boundary, inside, right = [], [], []
     for shape, color, motion, bg, s in cases:
         frames = pipe(canonical_prompt(shape, color, motion, bg), seconds=seconds, seed=s).frames
-        b, i = step_passes(frames)
+        b, i = step_passes(frames, pipe.autoencoder.cfg.time_factor)
         boundary += b
         inside += i
         r = probe(frames)
