@@ -18,8 +18,8 @@ from PIL import Image
 from openreel.media.video import read_video, write_mp4
 from openreel.models.autoencoder import AutoencoderConfig, VideoAutoencoder
 from openreel.models.dit import DiT, DiT_XS
-from openreel.pipeline import (BLEND_CANDIDATES, EXTEND_CANDIDATES, FIRST_FRAME_DB, GenerationDefaults, Video,
-                               VideoPipeline, boomerang_start, hop_ratio, motion_steps, seam_ratio, toward)
+from openreel.pipeline import (BLEND_CANDIDATES, BLEND_STRENGTH, EASE_FRAMES, EASE_LIMIT, EXTEND_CANDIDATES, FIRST_FRAME_DB, GenerationDefaults, Video,
+                               VideoPipeline, boomerang_start, hop_ratio, motion_steps, seam_eased, seam_ratio, toward, tween, refine_steps)
 from openreel.world.scene import Scene, render
 
 from test_pipeline import TinyTextEncoder  # noqa: E402 (the same deterministic stand-in for MiniLM)
@@ -169,7 +169,8 @@ def test_blend_keeps_the_smoothest_draw(pipe, monkeypatch):
     progress = []
     out = pipe.blend(a, b, "a ball", seconds=2, callback=lambda i, n: progress.append((i, n))).frames
     assert len(seen) == BLEND_CANDIDATES and np.array_equal(out, min(seen, key=real))
-    assert progress[-1] == (2 * BLEND_CANDIDATES, 2 * BLEND_CANDIDATES)  # one bar over every draw
+    per_draw = refine_steps(2, BLEND_STRENGTH)  # SDEdit from the tween: part of the 2 steps
+    assert progress[-1] == (per_draw * BLEND_CANDIDATES, per_draw * BLEND_CANDIDATES)  # one bar over every draw
 
 
 def test_draws_trade_selection_for_time(pipe, monkeypatch):
@@ -183,9 +184,64 @@ def test_draws_trade_selection_for_time(pipe, monkeypatch):
     progress = []
     one = pipe.blend(a, b, "a ball", seconds=2, seed=4, draws=1, callback=lambda i, n: progress.append((i, n)))
     assert np.array_equal(one.frames, firsts[0]) and one.params["draws"] == 1
-    assert progress[-1] == (2, 2)
+    assert progress[-1] == (refine_steps(2, BLEND_STRENGTH),) * 2
     ext = pipe.extend(clip(), "a ball", seconds=1, draws=2, seed=4)
     assert ext.params["draws"] == 2 and ext.frames.shape == (24, 64, 64, 3)
+
+
+def test_tween_moves_the_object_steadily_between_two_frames():
+    # A square from the left of the frame, and the same square grown, lower right: every step of
+    # the tween is the same travel, and its ends are the two frames themselves.
+    first, last = np.zeros((64, 64, 3), np.uint8), np.zeros((64, 64, 3), np.uint8)
+    first[10:20, 8:18] = (220, 40, 40)
+    last[36:52, 40:56] = (220, 40, 40)
+    rough = tween(first, last, 17)
+    assert rough.shape == (17, 64, 64, 3)
+    assert np.array_equal(rough[0], first) and np.array_equal(rough[-1], last)
+    move, _ = motion_steps(rough)
+    assert move.min() > 0.8 * np.median(move) and move.max() < 1.2 * np.median(move)
+    assert hop_ratio(rough) < 1.2
+    area = [(f.astype(int).sum(-1) > 100).sum() for f in rough]  # the size changes on the way, steadily
+    assert area[0] == 100 and area[-1] == 256 and area[8] == pytest.approx(160, rel=0.15)
+
+
+def test_blend_starts_from_the_tween(pipe, monkeypatch):
+    import openreel.pipeline as pl
+    made = []
+    real = pl.tween
+    monkeypatch.setattr(pl, "tween", lambda *a: made.append(real(*a)) or made[-1])
+    a, b = clip(), clip("static", color="blue")
+    out = pipe.blend(a, b, "a ball", seconds=2, draws=1).frames
+    assert len(made) == 1 and np.array_equal(made[0][0], a[-1]) and np.array_equal(made[0][-1], b[0])
+    assert len(made[0]) == len(out)  # the tween spans the transition, both ends included
+
+
+def seam_case(tint=(0, 0, 0), offset=0):
+    """A square that has moved 1 px a frame; the new frames start a little off in colour and place."""
+    frames = np.full((12, 64, 64, 3), 30, np.uint8)
+    for t in range(12):
+        x = 10 + t + (offset if t >= 4 else 0)
+        colour = np.array((200, 60, 60)) + (np.array(tint) if t >= 4 else 0)
+        frames[t, 20:36, x:x + 16] = np.clip(colour, 0, 255)
+    return frames[:4], frames[4:]
+
+
+def test_seam_eased_takes_out_a_tint_and_a_drift_and_fades():
+    anchor_run, new = seam_case(tint=(12, -10, 8), offset=1)
+    eased = seam_eased(new, anchor_run[-1])
+    before, after = (seam_ratio(np.concatenate([anchor_run, x]), 3) for x in (new, eased))
+    assert before > 3 and after < 1.5
+    # the correction fades out: from EASE_FRAMES on, the new frames are as they were
+    assert np.array_equal(eased[EASE_FRAMES:], new[EASE_FRAMES:])
+    assert not np.array_equal(eased[0], new[0])
+
+
+def test_seam_eased_leaves_content_alone():
+    # A change of colour far beyond a tint (EASE_LIMIT) and a jump of many pixels are what the
+    # new frames show, not drift: nothing is changed.
+    anchor_run, new = seam_case(tint=(-150, 150, 0), offset=6)
+    assert np.linalg.norm((-150, 150, 0)) > EASE_LIMIT
+    assert np.array_equal(seam_eased(new, anchor_run[-1]), new)
 
 
 def test_seam_ratio():
