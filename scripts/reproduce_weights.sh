@@ -6,7 +6,10 @@
 #      (4x cheaper per clip; the switch was made mid-run when whole frames proved slow to learn);
 #   3. the diffusion transformer (the pool is encoded first, then image pre-training, then video);
 #   4. and 5. two continuations of the transformer, the second with caption version 2;
-#   6. the prompt reader, alone, on top of the step-5 weights.
+#   6. the prompt reader, alone, on top of the step-5 weights;
+#   7. a last, gentler continuation of the transformer (12,000 steps at peak lr 1e-4 on 70% of the
+#      pool), with the prompt reader retrained in the same run (the reader depends only on its seed
+#      and the text encoder, so it comes out as in step 6).
 # Steps 1-4 ran before caption version 2 existed: to reproduce them exactly, check out the commit
 # before "Training captions v2" (876fb90^) for them, then this commit for steps 5 and 6.
 set -euo pipefail
@@ -32,3 +35,8 @@ cp "$OUT-cont2"/weights/{transformer.safetensors,config.json,data_manifest.json}
 # 6. the prompt reader (about 2 minutes on one core): the autoencoder and transformer stay as they are.
 .venv/bin/python -m openreel.train --out "$OUT-reader" --init-from src/openreel/weights --reader-only true
 cp "$OUT-reader"/weights/{prompt_reader.safetensors,config.json,data_manifest.json} src/openreel/weights/
+# 7. 12,000 more transformer steps at peak lr 1e-4 from the step-6 weights, on a pool of 70% the clips
+#    (re-encoded: about 6 min on 2 cores), then the reader as in step 6, all in one run.
+.venv/bin/python -m openreel.train --out "$OUT-cont3" --init-from src/openreel/weights --dit-steps 12000 \
+    --dit-lr 0.0001 --dit-image-steps 0 --pool-scale 0.7
+cp "$OUT-cont3"/weights/{transformer.safetensors,prompt_reader.safetensors,config.json,data_manifest.json} src/openreel/weights/
