@@ -407,18 +407,16 @@ def refine_steps(steps: int, strength: float) -> int:
 def foreground(frame: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, float]:
     """(H, W, 3) uint8 -> (background colour (3,), premultiplied colour layer (3, H, W),
     alpha (1, H, W), in 0-1) and the layer's centroid (x, y) in pixels and size (sqrt of area).
-    The background is the frame's median colour, as in motion_steps."""
+    The background is the frame's median colour, as in motion_steps; the alpha as in _layers."""
+    background, _, alpha = _layers(frame)
+    H, W = alpha.shape
+    centroid = _centroid(frame)
     x = torch.from_numpy(np.ascontiguousarray(frame)).float().permute(2, 0, 1) / 255.0  # (3, H, W)
-    background = x.reshape(3, -1).median(dim=1).values
-    distance = (x - background[:, None, None]).norm(dim=0) * 255.0
-    alpha = ((distance - FOREGROUND_DISTANCE) / TWEEN_EDGE).clamp(0, 1)[None]  # (1, H, W)
-    H, W = alpha.shape[1:]
-    area = float(alpha.sum())
-    if area < 1.0:  # nothing stands out: the layer is empty and sits in the middle
-        return background, x * alpha, alpha, torch.tensor([W / 2, H / 2]), 0.0
-    cx = float((alpha[0].sum(dim=0) * (torch.arange(W) + 0.5)).sum()) / area
-    cy = float((alpha[0].sum(dim=1) * (torch.arange(H) + 0.5)).sum()) / area
-    return background, x * alpha, alpha, torch.tensor([cx, cy]), math.sqrt(area)
+    a = torch.from_numpy(alpha).float()[None]  # (1, H, W)
+    if centroid is None:  # nothing stands out: the layer is empty and sits in the middle
+        centroid = np.array([W / 2, H / 2])
+    return (torch.from_numpy(background).float() / 255.0, x * a, a, torch.from_numpy(centroid).float(),
+            math.sqrt(float(alpha.sum())) if float(alpha.sum()) >= 1.0 else 0.0)
 
 
 def _place(layer: torch.Tensor, source: torch.Tensor, to: torch.Tensor, scale: float) -> torch.Tensor:
