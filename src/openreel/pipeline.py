@@ -483,8 +483,10 @@ EASE_MOVE_LIMIT = 1.5
 
 def _layers(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     """(background colour (3,), foreground colour (3,) or None, alpha (H, W)) of one frame, float
-    RGB levels; the foreground as in `foreground`, its colour the median of its solid pixels (the
-    edges blur and sharpen from frame to frame, so their colour says little about the object's)."""
+    RGB levels. The background is the median colour; alpha, a pixel's share of the foreground,
+    grows from 0 at FOREGROUND_DISTANCE from it to 1 at FOREGROUND_DISTANCE + TWEEN_EDGE; the
+    foreground's colour is the median of its solid pixels (the edges blur and sharpen from frame
+    to frame, so their colour says little about the object's)."""
     x = frame.astype(np.float32)
     background = np.median(x.reshape(-1, 3), axis=0)
     alpha = np.clip((np.linalg.norm(x - background, axis=-1) - FOREGROUND_DISTANCE) / TWEEN_EDGE, 0, 1)
@@ -802,7 +804,8 @@ class VideoPipeline:
                 gen: torch.Generator, progress: _Progress):
         """Yield new frames after the frame `last` (None: start from nothing), chunk by chunk:
         `frames` frames following each (prompt, frames) segment. A window per chunk, its
-        frame 0 pinned to the latest frame. Only that frame is kept, so memory stays flat."""
+        frame 0 pinned to the latest frame, its drift from that frame eased out (seam_eased).
+        Only that frame is kept, so memory stays flat."""
         for prompt, frames in segments:
             velocity = self.velocity(prompt, o.guidance)
             for chunk in self.chunks(frames):
@@ -860,9 +863,10 @@ class VideoPipeline:
                callback: Callable[[int, int], None] | None = None, draws: int = EXTEND_CANDIDATES) -> Video:
         """Add `seconds` of video after (or, with backward=True, before) `video`, following `prompt`.
         Returns the whole video: the source's frames untouched, plus the new ones. The new
-        part is drawn `draws` times (default EXTEND_CANDIDATES; 1 is fastest) and the draw with
-        the least visible seam (seam_ratio) is kept; long and storyboard chain single draws
-        (their time budget)."""
+        part is drawn `draws` times (default EXTEND_CANDIDATES; 1 is fastest), each window's
+        drift in colour and place at its seam eased out (seam_eased), and the draw with the
+        least visible seam (seam_ratio) is kept; long and storyboard chain single draws (their
+        time budget)."""
         # 1. Check inputs
         check_prompt(prompt)
         draws = check_draws(draws)
@@ -952,9 +956,11 @@ class VideoPipeline:
         """The transition from video A's last frame to video B's first: one window from A's last
         frame that holds still on B's first in its last group (a frame_cond model is also told
         both). Its first and last frames are those two frames themselves; it has 4k + 2 frames,
-        the fewest that are at least seconds * fps. The window is drawn `draws` times (default
-        BLEND_CANDIDATES; 1 is fastest), with gentler guidance toward the two ends (BLEND_GUIDE),
-        and the draw with the smallest hop (hop_ratio) is kept."""
+        the fewest that are at least seconds * fps. The window starts from a tween of the two
+        frames noised to t = BLEND_STRENGTH (SDEdit: `steps` is a full run's, of which it takes
+        that share). It is drawn `draws` times (default BLEND_CANDIDATES; 1 is fastest), with
+        gentler guidance toward the two ends (BLEND_GUIDE), and the draw with the smallest hop
+        (hop_ratio) is kept."""
         # 1. Check inputs
         check_prompt(prompt)
         draws = check_draws(draws)
