@@ -415,7 +415,7 @@ def foreground(frame: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Ten
     The background is the frame's median colour, as in motion_steps; the alpha as in _layers."""
     background, _, alpha = _layers(frame)
     H, W = alpha.shape
-    centroid = _centroid(frame)
+    centroid = _centroid(alpha)
     x = torch.from_numpy(np.ascontiguousarray(frame)).float().permute(2, 0, 1) / 255.0  # (3, H, W)
     a = torch.from_numpy(alpha).float()[None]  # (1, H, W)
     if centroid is None:  # nothing stands out: the layer is empty and sits in the middle
@@ -424,15 +424,16 @@ def foreground(frame: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Ten
             math.sqrt(float(alpha.sum())) if float(alpha.sum()) >= 1.0 else 0.0)
 
 
-def _place(layer: torch.Tensor, source: torch.Tensor, to: torch.Tensor, scale: float) -> torch.Tensor:
+def _place(layer: torch.Tensor, source, to, scale: float = 1.0, mode: str = "bilinear",
+           padding: str = "zeros") -> torch.Tensor:
     """Move a (C, H, W) layer so the point `source` (x, y) lands on `to`, scaled by `scale`
-    about it (bilinear; outside the frame is empty)."""
+    about it (outside the frame: empty, or with padding="border" the edge repeated)."""
     C, H, W = layer.shape
     ys, xs = torch.meshgrid(torch.arange(H) + 0.5, torch.arange(W) + 0.5, indexing="ij")
     sx = source[0] + (xs - to[0]) / scale  # where each output pixel reads from, in pixels
     sy = source[1] + (ys - to[1]) / scale
     grid = torch.stack([2 * sx / W - 1, 2 * sy / H - 1], dim=-1)[None]  # (1, H, W, 2), align_corners=False
-    return torch.nn.functional.grid_sample(layer[None], grid, mode="bilinear", padding_mode="zeros",
+    return torch.nn.functional.grid_sample(layer[None], grid, mode=mode, padding_mode=padding,
                                            align_corners=False)[0]
 
 
@@ -504,8 +505,9 @@ def seam_eased(new: np.ndarray, anchor: np.ndarray) -> np.ndarray:
     taken out in full and the correction fading linearly to nothing over EASE_FRAMES frames:
     colour (background and foreground apart, each pixel by its share of each) and position (the
     whole frame shifted, sub-pixel). For frames that lead into `anchor`, pass them reversed."""
-    bg_a, fg_a, _ = _layers(anchor)
-    bg_n, fg_n, _ = _layers(new[0])
+    bg_a, fg_a, alpha_a = _layers(anchor)
+    layers = [_layers(f) for f in new[:EASE_FRAMES]]
+    (bg_n, fg_n, _) = layers[0]
     d_bg = bg_a - bg_n
     d_fg = fg_a - fg_n if fg_a is not None and fg_n is not None else d_bg
     if max(np.linalg.norm(d_bg), np.linalg.norm(d_fg)) > EASE_LIMIT:
@@ -515,7 +517,7 @@ def seam_eased(new: np.ndarray, anchor: np.ndarray) -> np.ndarray:
     # drift, eased out the same way.
     move = np.zeros(2)
     if len(new) > 1:
-        c = [_centroid(f) for f in (anchor, new[0], new[1])]
+        c = [_centroid(alpha) for alpha in (alpha_a, layers[0][2], layers[1][2])]
         if all(x is not None for x in c):
             move = c[0] + (c[2] - c[1]) - c[1]
             move = move if np.linalg.norm(move) <= EASE_MOVE_LIMIT else np.zeros(2)
@@ -523,14 +525,14 @@ def seam_eased(new: np.ndarray, anchor: np.ndarray) -> np.ndarray:
     for i in range(min(EASE_FRAMES, len(new))):
         k = 1 - i / EASE_FRAMES
         frame = _shifted(new[i], k * move) if move.any() else new[i].astype(np.float32)
-        alpha = _layers(new[i])[2][..., None]
+        alpha = layers[i][2][..., None]
         out[i] = np.clip(np.round(frame + k * (alpha * d_fg + (1 - alpha) * d_bg)), 0, 255).astype(np.uint8)
     return out
 
 
-def _centroid(frame: np.ndarray) -> np.ndarray | None:
-    """The foreground's centroid (x, y) in pixels, or None where nothing stands out."""
-    alpha = _layers(frame)[2]
+def _centroid(alpha: np.ndarray) -> np.ndarray | None:
+    """The centroid (x, y) in pixels of a foreground alpha (H, W) (_layers), or None where
+    nothing stands out."""
     area = float(alpha.sum())
     if area < 1.0:
         return None
@@ -542,12 +544,8 @@ def _centroid(frame: np.ndarray) -> np.ndarray | None:
 def _shifted(frame: np.ndarray, by: np.ndarray) -> np.ndarray:
     """(H, W, 3) uint8 moved by `by` (x, y) pixels, bicubic (bilinear softened corners enough to
     turn a square into a circle for the probe), edges repeated -> float (H, W, 3)."""
-    H, W, _ = frame.shape
     x = torch.from_numpy(np.ascontiguousarray(frame)).float().permute(2, 0, 1)
-    ys, xs = torch.meshgrid(torch.arange(H) + 0.5, torch.arange(W) + 0.5, indexing="ij")
-    grid = torch.stack([2 * (xs - float(by[0])) / W - 1, 2 * (ys - float(by[1])) / H - 1], dim=-1)[None]
-    y = torch.nn.functional.grid_sample(x[None], grid, mode="bicubic", padding_mode="border", align_corners=False)
-    return y[0].permute(1, 2, 0).numpy()
+    return _place(x, (0.0, 0.0), (float(by[0]), float(by[1])), mode="bicubic", padding="border").permute(1, 2, 0).numpy()
 
 
 def seam_ratio(frames: np.ndarray, at: int) -> float:
