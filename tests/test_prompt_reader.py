@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from openreel.eval.prompts import held_out_set, seen_set
-from openreel.models.prompt_reader import PromptReader, ReaderConfig, best_span, reader_loss, word_states
+from openreel.models.prompt_reader import (PromptReader, ReaderConfig, best_span, likely_span, reader_loss,
+                                           word_states)
 from openreel.world import captions
 
 
@@ -21,6 +22,24 @@ def test_best_span_takes_the_most_confident_run_of_a_tag():
     assert best_span(p, 1) == (4, 5)
     assert best_span(p[:3], 1) == (1, 3)
     assert best_span(p[[0, 3]], 1) is None
+
+
+def test_likely_span_grows_around_the_likeliest_word_above_the_floor():
+    p = torch.tensor([[.9, .1], [.7, .3], [.4, .6], [.95, .05], [.8, .2]])
+    assert likely_span(p, 1, 0.25) == (1, 3)  # 0.6 is likeliest; 0.3 beside it also clears the floor
+    assert likely_span(p, 1, 0.5) == (2, 3)
+    assert likely_span(p, 1, 0.7) is None
+
+
+def test_an_unmarked_backdrop_is_still_read(pipe, monkeypatch):
+    # A backdrop the tagger marks only weakly (a rare word first, in a sentence shape it never
+    # saw) is read from its likeliest words: one read where none was meant costs nothing, one
+    # missed costs the background. (_read: uncached.)
+    prompt = "raven canvas, featuring a alabaster spot rolling eastbound"  # dev2 wording
+    r = pipe.rewriter._read(prompt)
+    assert (r.background, r.phrases["background"]) == ("black", "raven")
+    monkeypatch.setattr("openreel.models.prompt_reader.BACKGROUND_FLOOR", 1.1)
+    assert pipe.rewriter._read(prompt).background is None
 
 
 def test_word_states_are_one_per_word_with_padding_zeroed():
@@ -112,14 +131,18 @@ def test_reader_sentences_use_no_paraphrase_or_dev_wording():
     fixed = set()
     for table in (captions.READER_OPENERS, captions.READER_DETERMINERS, captions.READER_MODIFIERS,
                   captions.READER_LINKS, captions.READER_BACKGROUND_AFTER, captions.READER_BACKGROUND_BEFORE,
-                  captions.READER_RANDOM_MOTIONS):
+                  captions.READER_RANDOM_MOTIONS, captions.READER_OBJECT_FORMS, captions.READER_MOTION_FORMS,
+                  captions.READER_ADVERBS, captions.READER_TAILS):
         for text in table:
             fixed |= set(captions.split_words(captions.without_slots(text)))
     dev = captions.dev_words()
-    allowed = captions.training_words() | {"with"}  # words the training captions use anyway, and one preposition
+    assert {"obsidian", "tomato", "roundel", "canvas"} <= dev  # every dev wording, words and sentence shapes
+    # Words the training captions use anyway, one preposition, and punctuation marks.
+    allowed = captions.training_words() | {"with"} | {w for w in fixed if not w[0].isalnum()}
     assert not {w for w in fixed if w.startswith(captions.PARAPHRASE_STEMS)}
     assert not (fixed & dev) - allowed, sorted((fixed & dev) - allowed)
-    vocab = captions.reader_vocabulary(["crimson", "sphere", "marigold", "idle", "kettle", "a1", "ox"])
+    vocab = captions.reader_vocabulary(["crimson", "sphere", "marigold", "idle", "kettle", "a1", "ox", "tomato",
+                                        "roundel"])
     assert vocab == ["kettle"]
 
 

@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from openreel.eval.prompts import dev_set, held_out_set, paraphrase_set, seen_set
+from openreel.eval.prompts import dev2_set, dev3_set, dev_set, held_out_set, paraphrase_set, seen_set
 from openreel.world import captions
 from openreel.world.contract import (BACKGROUNDS, COLORS, HELD_OUT, MIN_AREA_RATIO, MIN_TRAVEL, MOTIONS,
                                      SHAPES, all_combos, training_combos)
@@ -234,14 +234,24 @@ def test_dev_wording_is_neither_training_nor_paraphrase_wording():
     for vocab in (captions.PARAPHRASE_SHAPE_WORDS, captions.PARAPHRASE_COLOR_WORDS,
                   captions.PARAPHRASE_BACKGROUND_WORDS, captions.PARAPHRASE_MOTION_WORDS):
         para |= {w for words in vocab.values() for w in " ".join(words).split()}
-    for vocab in (captions.DEV_SHAPE_WORDS, captions.DEV_COLOR_WORDS, captions.DEV_BACKGROUND_WORDS,
-                  captions.DEV_MOTION_WORDS):
-        for value, words in vocab.items():
-            for phrase in words:
-                new = [w for w in phrase.split() if w not in train]
-                assert new, f"dev phrase {phrase!r} ({value}) is all training words"
-                assert not any(w in para or w.startswith(captions.PARAPHRASE_STEMS) for w in new), phrase
-    assert len(dev_set()) == 96 and all(c.prompt not in {p.prompt for p in paraphrase_set()} for c in dev_set())
+    seen_in = {}  # word -> the dev wording that has it
+    for name, (templates, *vocabs) in captions.DEV_WORDINGS.items():
+        mine = set()
+        for vocab in vocabs:
+            assert set(vocab) == set(next(v for v in (captions.TRAIN_SHAPE_WORDS, captions.TRAIN_COLOR_WORDS,
+                                                      captions.TRAIN_MOTION_WORDS, captions.TRAIN_BACKGROUND_WORDS)
+                                          if set(v) == set(vocab)))  # every value has its phrases
+            for value, words in vocab.items():
+                for phrase in words:
+                    new = [w for w in phrase.split() if w not in train]
+                    assert new, f"{name} phrase {phrase!r} ({value}) is all training words"
+                    assert not any(w in para or w.startswith(captions.PARAPHRASE_STEMS) for w in new), phrase
+                    mine |= set(new)
+        if name != "dev":  # the later wordings share no attribute word with an earlier one
+            assert not {w for w in mine if seen_in.get(w, name) != name}, name
+        seen_in.update({w: name for w in mine if w not in seen_in})
+    for cases in (dev_set(), dev2_set(), dev3_set()):
+        assert len(cases) == 96 and all(c.prompt not in {p.prompt for p in paraphrase_set()} for c in cases)
 
 
 def test_eval_prompts_use_the_base_wording_only():

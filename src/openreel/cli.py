@@ -185,7 +185,7 @@ def train(
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     session_steps: int = typer.Option(0, help="Stop after N steps this run (0 = no limit); run again to resume."),
     init_from: Optional[Path] = typer.Option(None, help="Continue from an exported weights folder (keeps its autoencoder)."),
-    reader_steps: int = typer.Option(1500, help="Prompt reader steps (0 = no reader: prompts go to the transformer as written)."),
+    reader_steps: int = typer.Option(3000, help="Prompt reader steps (0 = no reader: prompts go to the transformer as written)."),
     reader_only: bool = typer.Option(False, help="Train only the prompt reader, keeping --init-from's autoencoder and transformer."),
     smoke: bool = typer.Option(False, help="A tiny, fast run that only checks the loss falls."),
 ) -> None:
@@ -222,8 +222,8 @@ def evaluate(
     steps: Optional[int] = typer.Option(None),
     guidance: Optional[float] = typer.Option(None),
     sets: str = typer.Option("seen,held_out,paraphrase",
-                             help="Comma-separated prompt sets: seen, held_out, paraphrase, and dev (a development "
-                                  "set in its own unseen wording, for tuning without touching the paraphrase set)."),
+                             help="Comma-separated prompt sets: seen, held_out, paraphrase, and dev, dev2, dev3 (development "
+                                  "sets, each in its own unseen wording, for tuning without touching the paraphrase set)."),
     reader: bool = typer.Option(True, help="--no-reader: the transformer reads every prompt as written, "
                                              "without the prompt reader's rewrite of unfamiliar wording."),
 ) -> None:

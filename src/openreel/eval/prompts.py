@@ -31,6 +31,8 @@ SEEN_SEED = 20_001
 HELD_OUT_SEED = 20_002
 PARAPHRASE_SEED = 20_003
 DEV_SEED = 20_004
+DEV2_SEED = 20_005
+DEV3_SEED = 20_006
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,16 @@ def dev_set() -> list[EvalCase]:
     return _training_grid(DEV_SEED, dev_paraphrase)
 
 
+def dev2_set() -> list[EvalCase]:
+    """96 training combinations in the second development wording (DEV2_*)."""
+    return _training_grid(DEV2_SEED, lambda scene, rng: dev_paraphrase(scene, rng, "dev2"))
+
+
+def dev3_set() -> list[EvalCase]:
+    """96 training combinations in the third development wording (DEV3_*)."""
+    return _training_grid(DEV3_SEED, lambda scene, rng: dev_paraphrase(scene, rng, "dev3"))
+
+
 def held_out_set() -> list[EvalCase]:
     """The 28 held-out combinations twice each (56), on two different backgrounds, training wording."""
     rng = np.random.default_rng(HELD_OUT_SEED)
@@ -112,4 +124,4 @@ def held_out_set() -> list[EvalCase]:
 
 # The sets by name, for the CLI's --set choices and for reports.
 EVAL_SETS = {"seen": seen_set, "held_out": held_out_set, "paraphrase": paraphrase_set}
-DEV_SETS = {"dev": dev_set}
+DEV_SETS = {"dev": dev_set, "dev2": dev2_set, "dev3": dev3_set}

@@ -56,8 +56,8 @@ def score_set(pipe, cases, steps=None, guidance=None, progress=None) -> dict:
 
 def evaluate(weights=None, limit: int | None = None, steps=None, guidance=None,
              sets: tuple[str, ...] = tuple(EVAL_SETS), reader: bool = True) -> dict:
-    """Score the named prompt sets (default: the three reported ones; "dev" is a development set in
-    its own unseen wording, for tuning prompt-reading work without touching the paraphrase set).
+    """Score the named prompt sets (default: the three reported ones; "dev", "dev2" and "dev3" are
+    development sets, each in its own unseen wording, for tuning prompt-reading work without touching the paraphrase set).
     reader=False sends every prompt to the transformer as written (the model without its prompt reader)."""
     from tqdm import tqdm
     known = {**EVAL_SETS, **DEV_SETS}

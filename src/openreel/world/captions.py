@@ -183,6 +183,87 @@ DEV_TEMPLATES = [
 ]
 
 
+# Two more development wordings, written later and apart from the reader's sentence shapes (by
+# someone who had not seen how the reader fails), because DEV_* had been tuned on until its
+# figures stopped saying how well an unseen wording is read: 89% of dev prompts read right
+# against 70% of paraphrases. Harder than either (many colours are things of that colour:
+# "tomato", "obsidian"). Their words are in neither the training, paraphrase nor DEV_* wording,
+# nor in each other; a test checks.
+DEV2_SHAPE_WORDS = {
+    "circle": ["ring", "wheel", "spot"],
+    "square": ["rectangle", "pixel", "tablet"],
+    "triangle": ["pennant", "yield sign", "pizza slice"],
+}
+DEV2_COLOR_WORDS = {
+    "red": ["cardinal", "tomato", "poppy"],
+    "orange": ["clementine", "persimmon", "papaya"],
+    "yellow": ["sunflower", "butter", "daffodil"],
+    "green": ["shamrock", "moss", "fern"],
+    "cyan": ["seafoam", "glacier", "lagoon"],
+    "blue": ["denim", "lapis", "ocean"],
+    "purple": ["eggplant", "orchid", "mulberry"],
+    "white": ["eggshell", "alabaster", "porcelain"],
+}
+DEV2_BACKGROUND_WORDS = {
+    "black": ["obsidian", "raven"],
+    "gray": ["pewter", "concrete"],
+    "navy": ["admiral", "nautical"],
+    "brown": ["chestnut", "mahogany"],
+}
+DEV2_MOTION_WORDS = {
+    "left": ["zooming west", "rolling westbound", "crossing to the west"],
+    "right": ["zooming east", "rolling eastbound", "crossing to the east"],
+    "up": ["levitating", "rocketing north", "flying higher"],
+    "down": ["plummeting", "tumbling", "racing south"],
+    "static": ["parked", "remaining fixed", "waiting quietly"],
+    "growing": ["mushrooming", "fattening", "bulging"],
+    "shrinking": ["shriveling", "waning", "condensing"],
+}
+DEV2_TEMPLATES = [
+    "please produce a {color} {shape} {motion}, with the screen painted {bg}",
+    "{bg} canvas, featuring a {color} {shape} {motion}",
+    "a {color} {shape} {motion} while the whole frame stays {bg}",
+    "the backing is {bg}; the {shape}, tinted {color}, is {motion}",
+]
+
+DEV3_SHAPE_WORDS = {
+    "circle": ["roundel", "puck", "medallion"],
+    "square": ["quadrilateral", "sticky note", "pane"],
+    "triangle": ["trilateral", "sail", "tent"],
+}
+DEV3_COLOR_WORDS = {
+    "red": ["carmine", "strawberry", "cranberry"],
+    "orange": ["mandarin", "marmalade", "cantaloupe"],
+    "yellow": ["dandelion", "citrine", "school bus"],
+    "green": ["clover", "pine", "avocado"],
+    "cyan": ["caribbean", "swimming pool", "robin egg"],
+    "blue": ["prussian", "delft", "kingfisher"],
+    "purple": ["aubergine", "wisteria", "iris"],
+    "white": ["linen", "cotton", "cloud"],
+}
+DEV3_BACKGROUND_WORDS = {
+    "black": ["soot", "licorice"],
+    "gray": ["cement", "fog"],
+    "navy": ["naval", "twilight"],
+    "brown": ["espresso", "hazelnut"],
+}
+DEV3_MOTION_WORDS = {
+    "left": ["steering to port", "veering portside", "cruising westerly"],
+    "right": ["steering to starboard", "veering starboard", "cruising easterly"],
+    "up": ["elevating", "mounting heavenward", "surfacing"],
+    "down": ["diving", "cascading", "dipping earthward"],
+    "static": ["paused", "immobile", "anchored"],
+    "growing": ["dilating", "blossoming", "gaining mass"],
+    "shrinking": ["withering", "retracting", "losing mass"],
+}
+DEV3_TEMPLATES = [
+    "animate a {color} {shape} {motion} within a {bg} environment",
+    "using a {bg} base layer, draw a {color} {shape} {motion}",
+    "{bg} setting. subject: {color} {shape}. action: {motion}.",
+    "a {shape} with a {color} hue, {motion}, {bg} filling the view",
+]
+
+
 # Stems of the paraphrase wording that training captions must never contain
 # (the plain colour names the paraphrase set also uses are allowed).
 PARAPHRASE_STEMS = (
@@ -192,6 +273,14 @@ PARAPHRASE_STEMS = (
     "stationary", "frozen", "enlarg", "swell", "dwindl", "tiny", "tinier", "becoming", "footage", "single",
     "plain", "wall", "scene", "behind", "keeps", "clip", "one", "toward", "size",
 )
+
+
+# name -> (templates, shape, colour, motion and background words) of each development wording
+DEV_WORDINGS = {
+    "dev": (DEV_TEMPLATES, DEV_SHAPE_WORDS, DEV_COLOR_WORDS, DEV_MOTION_WORDS, DEV_BACKGROUND_WORDS),
+    "dev2": (DEV2_TEMPLATES, DEV2_SHAPE_WORDS, DEV2_COLOR_WORDS, DEV2_MOTION_WORDS, DEV2_BACKGROUND_WORDS),
+    "dev3": (DEV3_TEMPLATES, DEV3_SHAPE_WORDS, DEV3_COLOR_WORDS, DEV3_MOTION_WORDS, DEV3_BACKGROUND_WORDS),
+}
 
 
 def _pick(rng: np.random.Generator, options: list[str]) -> str:
@@ -225,10 +314,11 @@ def paraphrase(scene: Scene, rng: np.random.Generator) -> str:
                  PARAPHRASE_MOTION_WORDS, PARAPHRASE_BACKGROUND_WORDS)
 
 
-def dev_paraphrase(scene: Scene, rng: np.random.Generator) -> str:
-    """A caption in the development wording (DEV_*): unseen in training, and not the test wording."""
-    return _fill(scene, rng, DEV_TEMPLATES, DEV_SHAPE_WORDS, DEV_COLOR_WORDS, DEV_MOTION_WORDS,
-                 DEV_BACKGROUND_WORDS)
+def dev_paraphrase(scene: Scene, rng: np.random.Generator, wording: str = "dev") -> str:
+    """A caption in a development wording (DEV_*, DEV2_* or DEV3_*, by name): unseen in training,
+    and not the test wording."""
+    templates, shapes, colors, motions, bgs = DEV_WORDINGS[wording]
+    return _fill(scene, rng, templates, shapes, colors, motions, bgs)
 
 
 def _fill(scene: Scene, rng: np.random.Generator, templates, shapes, colors, motions, bgs) -> str:
@@ -260,8 +350,11 @@ def canonical_prompt(shape: str, color: str, motion: str, background: str | None
 
 READER_TAGS = ("other", "color", "shape", "motion", "background")
 # 1: the first reader's sentences; 2: a modifier goes before a known colour only, two-word
-# unknown colours end in a plain colour name, and backdrops may end in a random noun.
-READER_SENTENCES_VERSION = "2"
+# unknown colours end in a plain colour name, and backdrops may end in a random noun; 3: more
+# sentence shapes (READER_OBJECT_FORMS, READER_MOTION_FORMS, READER_TAILS, more backdrop forms,
+# openers of random words), because on wordings written apart from these sentences (DEV2_*,
+# DEV3_*) the reader found the right phrase for only 54-83% of slots.
+READER_SENTENCES_VERSION = "3"
 READER_OPENERS = ["", "", "", "a video of", "an animation showing", "show", "show me", "we see", "look at",
                   "this shows", "imagine", "render", "make a video of", "generate", "create a video with",
                   "animated:", "watch", "there is", "a short video of", "in this video,", "now:", "loop of",
@@ -278,9 +371,28 @@ READER_BACKGROUND_AFTER = ["on a {bg} background", "against a {bg} backdrop", "o
                            ", {bg} background", ", the background is {bg}", "; background: {bg}", "set against {bg}",
                            "on {bg}", "in a {bg} room", "inside a {bg} space", "on a {bg} floor", "under a {bg} sky",
                            "above a {bg} surface", "and a {bg} background", ", all {bg} around",
-                           "across a {bg} field", "with {bg} everywhere else", ", {bg} {}", "; {bg} {} {}"]
+                           "across a {bg} field", "with {bg} everywhere else", ", {bg} {}", "; {bg} {} {}",
+                           # version 3: the backdrop's noun a random word, or named after it
+                           ", and the {} is {bg}", "; the {} is {bg}", ". the {} is {bg}", "with a {bg} {}",
+                           "in a {bg} {}", "where the {} is {bg}", "with {bg} as the {}", ", {bg} all over",
+                           "and the {} {} {bg}", ", its {} {bg}", "- {bg} {}", "upon a {bg} {}"]
 READER_BACKGROUND_BEFORE = ["on a {bg} background,", "{bg} background:", "against {bg},", "{bg} backdrop,",
-                            "a {bg} background and", "over {bg}:"]
+                            "a {bg} background and", "over {bg}:",
+                            "{bg} {},", "{bg} {} -", "in a {bg} {},", "with a {bg} {},", "the {} is {bg} and",
+                            "{bg} {}.", "{} {bg},"]
+# Version 3. How the object's colour and shape are put ({color}, {shape}; {} a random word).
+READER_OBJECT_FORMS = ["{det} {shape} that is {color}", "{det} {shape} colored {color}", "{det} {shape}, {color},",
+                       "{det} {shape} of {color} color", "{color} {shape}", "{det} {shape} in {color}",
+                       "{det} {} {shape}, {color},", "{det} {shape} {} {color}", "{det} {shape} with a {color} {}",
+                       "{det} {color} and {} {shape}"]
+# Version 3. Where the motion goes relative to the object ({object}, {motion}).
+READER_MOTION_FORMS = ["{object}. it is {motion}", "{object}; it is {motion}", "{object} - {motion}",
+                       "{motion}, {object}", "{object}, {motion}", "{object} {motion} {adverb}",
+                       "{object} {adverb} {motion}", "{object}, which is {motion}", "{object} {} {motion}",
+                       "{object} and it is {motion}"]
+READER_ADVERBS = ["slowly", "quickly", "steadily", "gently", "smoothly", "calmly", "fast", "evenly", "softly"]
+# Version 3. What may end a prompt ({} a random word).
+READER_TAILS = [".", "!", ", {} style", "for {} seconds", "in {}", ". {} {}", "now", "({})"]
 # Shapes of a random motion phrase (each {} a random word): motions are often more than one word.
 READER_RANDOM_MOTIONS = ["{}", "{} {}", "{} {}", "{} {} {}", "{} in {}", "{} to the {}", "not {}", "{} into {}",
                          "{} at {}", "{} out", "{} away", "{} around"]
@@ -292,10 +404,12 @@ def split_words(text: str) -> list[str]:
 
 
 def dev_words() -> set[str]:
-    """Every word of the dev wording: its attribute phrases and its sentence shapes."""
-    words = {w for vocab in (DEV_SHAPE_WORDS, DEV_COLOR_WORDS, DEV_BACKGROUND_WORDS, DEV_MOTION_WORDS)
-             for phrases in vocab.values() for w in " ".join(phrases).split()}
-    return words | {w for t in DEV_TEMPLATES for w in split_words(without_slots(t))}
+    """Every word of the dev wordings: their attribute phrases and their sentence shapes."""
+    words = set()
+    for templates, *vocabs in DEV_WORDINGS.values():
+        words |= {w for vocab in vocabs for phrases in vocab.values() for p in phrases for w in split_words(p)}
+        words |= {w for t in templates for w in split_words(without_slots(t))}
+    return words
 
 
 def reader_vocabulary(words) -> list[str]:
@@ -324,36 +438,57 @@ def tagged_sentence(rng: np.random.Generator, vocab: list[str]) -> tuple[list[st
 
     parts: list[tuple[str, str]] = []  # (tag, text)
     opener = _pick(rng, READER_OPENERS)
-    if rng.random() < 0.1:
-        opener = " ".join(_pick(rng, vocab) for _ in range(1 + rng.integers(2))) + _pick(rng, [":", ","])
+    if rng.random() < 0.15:  # a few words of anything first, with or without a mark after them
+        opener = " ".join(_pick(rng, vocab) for _ in range(1 + rng.integers(3))) + _pick(rng, [":", ",", "", "."])
     parts.append(("other", opener))
     background = rng.random() < 0.8
-    before = background and rng.random() < 0.2
+    before = background and rng.random() < 0.25
 
-    def add_background(template: str) -> None:
-        # "{}" in a background form is a random word ("..., gray <word>"): the backdrop's own noun
-        head, tail = template.split("{bg}")
-        tail = tail.format(*(_pick(rng, vocab) for _ in range(tail.count("{}"))))
-        parts.extend([("other", head), ("background", slot("background")), ("other", tail)])
+    def fill(template: str) -> list[tuple[str, str]]:
+        """A form's text split at its slots: {color}, {shape}, {motion}, {bg} become tagged slot
+        phrases, {det} and {adverb} words of their lists, and {} a random word."""
+        out = []
+        for piece in re.split(r"(\{\w*\})", template):
+            if piece in ("{color}", "{shape}", "{motion}"):
+                out.append((piece[1:-1], slot(piece[1:-1])))
+            elif piece == "{bg}":
+                out.append(("background", slot("background")))
+            elif piece == "{det}":
+                out.append(("other", _pick(rng, READER_DETERMINERS)))
+            elif piece == "{adverb}":
+                out.append(("other", _pick(rng, READER_ADVERBS)))
+            elif piece == "{}":
+                out.append(("other", _pick(rng, vocab)))
+            elif piece:
+                out.append(("other", piece))
+        return out
 
     if before:
-        add_background(_pick(rng, READER_BACKGROUND_BEFORE))
+        parts += fill(_pick(rng, READER_BACKGROUND_BEFORE))
     det = _pick(rng, READER_DETERMINERS)
     form = rng.random()
-    if form < 0.6:
-        parts += [("other", det), ("color", slot("color")), ("shape", slot("shape"))]
-    elif form < 0.75:
-        parts += [("other", det), ("shape", slot("shape")), ("other", "in"), ("color", slot("color"))]
-    elif form < 0.85:
-        parts += [("other", det), ("color", slot("color")), ("other", "colored"), ("shape", slot("shape"))]
-    else:
+    if form < 0.45:
+        thing = [("other", det), ("color", slot("color")), ("shape", slot("shape"))]
+    elif form < 0.55:
+        thing = [("other", det), ("shape", slot("shape")), ("other", "in"), ("color", slot("color"))]
+    elif form < 0.62:
+        thing = [("other", det), ("color", slot("color")), ("other", "colored"), ("shape", slot("shape"))]
+    elif form < 0.72:
         # A word before a known colour is a modifier, not part of it ("a big red ball"); with an
         # unknown colour the two could not be told apart, so here the colour is always known.
         modifier = _pick(rng, READER_MODIFIERS) if rng.random() < 0.5 else _pick(rng, vocab)
-        parts += [("other", f"{det} {modifier}"), ("color", slot("color", known=True)), ("shape", slot("shape"))]
-    parts += [("other", _pick(rng, READER_LINKS)), ("motion", slot("motion"))]
+        thing = [("other", f"{det} {modifier}"), ("color", slot("color", known=True)), ("shape", slot("shape"))]
+    else:
+        thing = fill(_pick(rng, READER_OBJECT_FORMS))
+    if rng.random() < 0.7:
+        parts += thing + [("other", _pick(rng, READER_LINKS)), ("motion", slot("motion"))]
+    else:
+        for piece in re.split(r"(\{\w*\})", _pick(rng, READER_MOTION_FORMS)):
+            parts += thing if piece == "{object}" else fill(piece)
     if background and not before:
-        add_background(_pick(rng, READER_BACKGROUND_AFTER))
+        parts += fill(_pick(rng, READER_BACKGROUND_AFTER))
+    if rng.random() < 0.25:
+        parts += fill(_pick(rng, READER_TAILS))
     words, tags = [], []
     for tag, text in parts:
         for w in split_words(text):
