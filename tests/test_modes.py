@@ -19,7 +19,7 @@ from openreel.media.video import read_video, write_mp4
 from openreel.models.autoencoder import AutoencoderConfig, VideoAutoencoder
 from openreel.models.dit import DiT, DiT_XS
 from openreel.pipeline import (BLEND_CANDIDATES, BLEND_STRENGTH, EASE_FRAMES, EASE_LIMIT, EXTEND_CANDIDATES, FIRST_FRAME_DB, GenerationDefaults, Video,
-                               VideoPipeline, boomerang_start, hop_ratio, motion_steps, seam_eased, seam_ratio, toward, tween, refine_steps)
+                               VideoPipeline, boomerang_start, glide, hop_ratio, motion_steps, seam_eased, seam_ratio, toward, tween, refine_steps)
 from openreel.world.scene import Scene, render
 
 from test_pipeline import TinyTextEncoder  # noqa: E402 (the same deterministic stand-in for MiniLM)
@@ -242,6 +242,20 @@ def test_seam_eased_leaves_content_alone():
     anchor_run, new = seam_case(tint=(-150, 150, 0), offset=6)
     assert np.linalg.norm((-150, 150, 0)) > EASE_LIMIT
     assert np.array_equal(seam_eased(new, anchor_run[-1]), new)
+
+
+def test_glide_smooths_a_staircase_and_keeps_an_even_pace_and_the_ends():
+    # The model's blends move in hops at latent-group boundaries: 2 px, then nothing for 3 frames.
+    stairs = hopping([2, 0, 0, 0] * 4)
+    smooth = glide(stairs)
+    assert hop_ratio(stairs) == pytest.approx(4, abs=0.1) and hop_ratio(smooth) < 2.1
+    assert np.array_equal(smooth[0], stairs[0]) and np.array_equal(smooth[-1], stairs[-1])
+    even = hopping([1] * 16)
+    assert np.array_equal(glide(even), even)
+    # A frame more than GLIDE_LIMIT off the smoothed track is content, not judder: left as drawn.
+    jump = hopping([0] * 8 + [12] + [0] * 7)
+    assert np.array_equal(glide(jump)[8:10], jump[8:10])
+    assert motion_steps(glide(jump))[0][8] == pytest.approx(12, abs=0.1)
 
 
 def test_seam_ratio():
