@@ -237,10 +237,10 @@ def test_dev_wording_is_neither_training_nor_paraphrase_wording():
     seen_in = {}  # word -> the dev wording that has it
     for name, (templates, *vocabs) in captions.DEV_WORDINGS.items():
         mine = set()
-        for vocab in vocabs:
-            assert set(vocab) == set(next(v for v in (captions.TRAIN_SHAPE_WORDS, captions.TRAIN_COLOR_WORDS,
-                                                      captions.TRAIN_MOTION_WORDS, captions.TRAIN_BACKGROUND_WORDS)
-                                          if set(v) == set(vocab)))  # every value has its phrases
+        tables = (captions.TRAIN_SHAPE_WORDS, captions.TRAIN_COLOR_WORDS, captions.TRAIN_MOTION_WORDS,
+                  captions.TRAIN_BACKGROUND_WORDS)
+        for vocab, table in zip(vocabs, tables):
+            assert set(vocab) == set(table), name  # every value has its phrases
             for value, words in vocab.items():
                 for phrase in words:
                     new = [w for w in phrase.split() if w not in train]

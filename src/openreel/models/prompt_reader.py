@@ -46,12 +46,12 @@ FUNCTION_WORDS = {"a", "an", "the", "of", "to", "in", "on", "at", "and", "or", "
 # On a screen, as on a map, north is up and east is right: WordNet defines "eastward" as
 # "toward the east", and without this a compass heading read as the nearest phrase by
 # similarity ("moving eastward" -> up, 9 of the 11 motion misreadings on the dev prompts).
+COMPASS = {"north": "up", "south": "down", "east": "right", "west": "left"}
 # Without a marked backdrop, a run of words at least this likely to be one is read as the backdrop
 # (PromptRewriter._read says why a low bar is safe). Dev prompts read right (dev / dev2 / dev3),
 # reader of sentence version 3: no fallback 86% / 15% / 13%, floor 0.3: 86 / 17 / 14, 0.1: 89 / 18 / 14,
 # 0.05 and 0.01: 90 / 18 / 14.
 BACKGROUND_FLOOR = 0.05
-COMPASS = {"north": "up", "south": "down", "east": "right", "west": "left"}
 
 
 @dataclass

@@ -353,7 +353,7 @@ READER_TAGS = ("other", "color", "shape", "motion", "background")
 # unknown colours end in a plain colour name, and backdrops may end in a random noun; 3: more
 # sentence shapes (READER_OBJECT_FORMS, READER_MOTION_FORMS, READER_TAILS, more backdrop forms,
 # openers of random words), because on wordings written apart from these sentences (DEV2_*,
-# DEV3_*) the reader found the right phrase for only 54-83% of slots.
+# DEV3_*) the reader found the right phrase for only 55-84% of slots.
 READER_SENTENCES_VERSION = "3"
 READER_OPENERS = ["", "", "", "a video of", "an animation showing", "show", "show me", "we see", "look at",
                   "this shows", "imagine", "render", "make a video of", "generate", "create a video with",
