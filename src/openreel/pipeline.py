@@ -494,27 +494,19 @@ def glide(frames: np.ndarray) -> np.ndarray:
     one latent group. Smoothed run by run of frames where something stands out (a run's first and
     last frames keep their place, as the clip's do); frames where nothing does are left."""
     centre, _, total = motion_track(frames)  # the centroid hop_ratio reads
-    cent = [c if w >= 1.0 else None for c, w in zip(centre, total)]
     out = frames.copy()
-    start = 0
-    while start < len(frames):
-        if cent[start] is None:
-            start += 1
+    seen = np.flatnonzero(total >= 1.0)
+    for run in np.split(seen, np.flatnonzero(np.diff(seen) > 1) + 1):  # runs of consecutive frames
+        if len(run) < 4:
             continue
-        end = start
-        while end + 1 < len(frames) and cent[end + 1] is not None:
-            end += 1
-        if end - start >= 3:
-            c = np.array(cent[start:end + 1])  # (run, 2)
-            # Odd reflection about each end keeps an even pace even and each end's own place.
-            pad = np.concatenate([2 * c[0] - c[2:0:-1], c, 2 * c[-1] - c[-2:-4:-1]])
-            kernel = np.array([0.5, 1, 1, 1, 0.5]) / 4  # a box of one group (4 frames), centred
-            smooth = np.stack([np.convolve(pad[:, k], kernel, mode="valid") for k in range(2)], axis=1)
-            for i in range(1, len(c) - 1):
-                by = smooth[i] - c[i]
-                if 0 < np.linalg.norm(by) <= GLIDE_LIMIT:
-                    out[start + i] = np.clip(np.round(_shifted(frames[start + i], by)), 0, 255).astype(np.uint8)
-        start = end + 1
+        c = centre[run]  # (run, 2)
+        # Odd reflection about each end keeps an even pace even and each end's own place.
+        pad = np.concatenate([2 * c[0] - c[2:0:-1], c, 2 * c[-1] - c[-2:-4:-1]])
+        kernel = np.array([0.5, 1, 1, 1, 0.5]) / 4  # a box of one group (4 frames), centred
+        smooth = np.stack([np.convolve(pad[:, k], kernel, mode="valid") for k in range(2)], axis=1)
+        for t, by in zip(run[1:-1], smooth[1:-1] - c[1:-1]):
+            if 0 < np.linalg.norm(by) <= GLIDE_LIMIT:
+                out[t] = np.clip(np.round(_shifted(frames[t], by)), 0, 255).astype(np.uint8)
     return out
 
 

@@ -152,21 +152,16 @@ class PromptRewriter:
         found, values = {}, {}
         for t, tag in enumerate(captions.READER_TAGS[1:], start=1):
             span = best_span(probs, t)
+            # A missed backdrop costs a wrong background, while one read where the prompt names none
+            # costs nothing (any background then fits it): so without a marked backdrop, take the
+            # run of words around the likeliest one, if that one is at least BACKGROUND_FLOOR likely.
+            if span is None and tag == "background":
+                span = likely_span(probs, t, BACKGROUND_FLOOR)
             if span is None:
                 continue
             i, j = span
             found[tag] = " ".join(words[i:j]).replace(" - ", "-")
             values[tag] = self.nearest(tag, found[tag])
-        # A missed backdrop costs a wrong background, while one read where the prompt names none
-        # costs nothing (any background then fits it): so without a marked backdrop, take the run
-        # of words around the likeliest one, if that one is at least BACKGROUND_FLOOR likely.
-        b = captions.READER_TAGS.index("background")
-        if "background" not in values:
-            span = likely_span(probs, b, BACKGROUND_FLOOR)
-            if span is not None:
-                i, j = span
-                found["background"] = " ".join(words[i:j]).replace(" - ", "-")
-                values["background"] = self.nearest("background", found["background"])
         # Shape, colour and motion are always there: without a marked phrase, take the likeliest word.
         for t, tag in enumerate(captions.READER_TAGS[1:4], start=1):
             if tag not in values:

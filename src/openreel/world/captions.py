@@ -444,15 +444,15 @@ def tagged_sentence(rng: np.random.Generator, vocab: list[str]) -> tuple[list[st
     background = rng.random() < 0.8
     before = background and rng.random() < 0.25
 
+    SLOTS = {"{color}": "color", "{shape}": "shape", "{motion}": "motion", "{bg}": "background"}
+
     def fill(template: str) -> list[tuple[str, str]]:
         """A form's text split at its slots: {color}, {shape}, {motion}, {bg} become tagged slot
         phrases, {det} and {adverb} words of their lists, and {} a random word."""
         out = []
         for piece in re.split(r"(\{\w*\})", template):
-            if piece in ("{color}", "{shape}", "{motion}"):
-                out.append((piece[1:-1], slot(piece[1:-1])))
-            elif piece == "{bg}":
-                out.append(("background", slot("background")))
+            if piece in SLOTS:
+                out.append((SLOTS[piece], slot(SLOTS[piece])))
             elif piece == "{det}":
                 out.append(("other", _pick(rng, READER_DETERMINERS)))
             elif piece == "{adverb}":
