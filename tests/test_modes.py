@@ -494,3 +494,19 @@ def test_hops_benchmark_splits_steps_at_latent_boundaries():
     hopping = smooth[[0] + [4 * ((i - 1) // 4) + 1 for i in range(1, 33)]]
     boundary, inside = step_passes(hopping)
     assert not any(boundary[1:]) and all(inside)
+
+
+def test_extension_sources_show_their_object_at_the_seam():
+    from openreel.eval.modes import seam_source
+
+    class Clips:  # seed 7's object has gone by the last frame and is not there yet in the first
+        def __call__(self, prompt, seed):
+            frames = clip("right")
+            if seed == 7:
+                frames[:2] = frames[-2:] = 0
+            return Video(frames, 8, prompt, {})
+
+    source, seed = seam_source(Clips(), "a red circle moving right on a black background", 7, backward=False)
+    assert seed == 8 and np.array_equal(source, clip("right"))
+    assert seam_source(Clips(), "a red circle", 7, backward=True)[1] == 8
+    assert seam_source(Clips(), "a red circle", 3, backward=False)[1] == 3  # a good source is kept

@@ -12,7 +12,8 @@ measures the same prompts and noise. Per mode:
             against the image, and whether the probe reads the prompt's motion.
   extend    a generated 2 s clip + 2 s more, forward and backward, continuing the
             same action where it still fits (else another that fits, chosen from the
-            object's end state). The seam step (centroid and colour) against the median
+            object's end state). A source whose object is gone at the seam end is
+            drawn again with the next seed (seam_source). The seam step (centroid and colour) against the median
             of the clip's other steps, and the probe's reading of the new 2 s.
   loop      2 s loops: the last-to-first step against the median step.
   remix     a generated clip remixed with its prompt in another colour: is the
@@ -174,11 +175,28 @@ def measure_image(pipe, n: int, tmp: Path, base: int = SEED) -> dict:
             "psnr_decoded_ok": float(np.mean([r["psnr_decoded"] >= 25 for r in rows])), "cases": rows}
 
 
+SOURCE_TRIES = 4
+
+
+def seam_source(pipe, prompt: str, seed: int, backward: bool) -> tuple[np.ndarray, int]:
+    """(2 s source clip, its seed) for an extension case: the first of seed, seed + 1, ... whose
+    object the probe finds in the frame at the seam (the last frame, or the first going
+    backward). A source whose object has already shrunk away, or not yet grown in, leaves the
+    seam nothing to measure (until session 10 such cases counted as failed seams)."""
+    for k in range(SOURCE_TRIES):
+        source = pipe(prompt, seed=seed + k).frames
+        if np.isfinite(track(source)[0][0 if backward else -1]).all():
+            break
+    return source, seed + k
+
+
 def measure_extend(pipe, n: int, tmp: Path, backward: bool, base: int = SEED) -> dict:
     rows = []
     rng = np.random.default_rng(base + 2 + backward)
-    for i, (shape, color, motion, bg, seed) in enumerate(source_cases(n, base + 20 + backward)):
-        source = pipe(canonical_prompt(shape, color, motion, bg), seed=seed).frames  # 2 s
+    redrawn = 0
+    for i, (shape, color, motion, bg, first_seed) in enumerate(source_cases(n, base + 20 + backward)):
+        source, seed = seam_source(pipe, canonical_prompt(shape, color, motion, bg), first_seed, backward)
+        redrawn += seed != first_seed
         state = end_state(source, last=not backward)
         options = feasible_motions(*state, ending=backward) if state else list(MOTIONS)
         # "Continuing it": the same action where it still fits, else another that fits.
@@ -197,7 +215,7 @@ def measure_extend(pipe, n: int, tmp: Path, backward: bool, base: int = SEED) ->
         rows.append(row)
     same = [r for r in rows if r["same_motion"]]
     other = [r for r in rows if not r["same_motion"]]
-    return {"n": n, "seam_ok": rate(rows, "seam_ok"), "seam_ok_raw": rate(rows, "seam_ok_raw"),
+    return {"n": n, "sources_redrawn": int(redrawn), "seam_ok": rate(rows, "seam_ok"), "seam_ok_raw": rate(rows, "seam_ok_raw"),
             "follows_prompt": rate(rows, "follows"), "motion_ok": rate(rows, "motion_ok"),
             "same_motion": {"n": len(same), "seam_ok": rate(same, "seam_ok"), "follows_prompt": rate(same, "follows")},
             "new_motion": {"n": len(other), "seam_ok": rate(other, "seam_ok"), "follows_prompt": rate(other, "follows")},
@@ -398,7 +416,8 @@ def summary(name: str, r: dict) -> str:
                          f"follows prompt {pct(v['follows_prompt'])}  motion {pct(v['motion_ok'])}  "
                          f"[same action n={v['same_motion']['n']}: seam {pct(v['same_motion']['seam_ok'])}, follows "
                          f"{pct(v['same_motion']['follows_prompt'])}; new action n={v['new_motion']['n']}: seam "
-                         f"{pct(v['new_motion']['seam_ok'])}, follows {pct(v['new_motion']['follows_prompt'])}]"
+                         f"{pct(v['new_motion']['seam_ok'])}, follows {pct(v['new_motion']['follows_prompt'])}]  "
+                         f"sources redrawn {v['sources_redrawn']}"
                          for k, v in r.items())
     if name == "loop":
         return f"loop       n={r['n']}  last->first ok {pct(r['loop_ok'])} (no floor {pct(r['loop_ok_raw'])})"
