@@ -45,11 +45,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..media.objects import track
 from ..media.video import read_video, write_mp4
 from ..world.captions import canonical_prompt
 from ..world.contract import BACKGROUNDS, COLORS, MOTIONS, SHAPES, training_combos
 from ..world.scene import render, sample_scene
-from .probe import flicker, probe, segment
+from .probe import flicker, probe
 
 CASES = 50
 STEP_FLOOR_PX = 0.5  # centroid steps below this can't be seen
@@ -68,19 +69,6 @@ def round_trip(frames: np.ndarray, fps: int, tmp: Path) -> np.ndarray:
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
     return float(10 * np.log10(255.0 ** 2 / max(mse, 1e-10)))
-
-
-def track(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per frame: the object's centroid in pixels (T, 2) and its colour (T, 3); NaN where none is found."""
-    masks, coverage = segment(frames)
-    soft = np.clip(coverage, 0, 1)
-    T, H, W = masks.shape
-    cent, col = np.full((T, 2), np.nan), np.full((T, 3), np.nan)
-    for t in np.flatnonzero(masks.reshape(T, -1).any(axis=1)):
-        w = soft[t]
-        cent[t] = (w.sum(axis=0) @ (np.arange(W) + 0.5)) / w.sum(), (w.sum(axis=1) @ (np.arange(H) + 0.5)) / w.sum()
-        col[t] = np.median(frames[t][masks[t]].astype(np.float64), axis=0)
-    return cent, col
 
 
 def frame_steps(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
