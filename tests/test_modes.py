@@ -18,7 +18,7 @@ from PIL import Image
 from openreel.media.video import read_video, write_mp4
 from openreel.models.autoencoder import AutoencoderConfig, VideoAutoencoder
 from openreel.models.dit import DiT, DiT_XS
-from openreel.pipeline import (BLEND_CANDIDATES, BLEND_STRENGTH, EASE_FRAMES, EASE_LIMIT, EXTEND_CANDIDATES, FIRST_FRAME_DB, GenerationDefaults, Video,
+from openreel.pipeline import (BLEND_CANDIDATES, BLEND_STRENGTH, EASE_FRAMES, EASE_MOVE_LIMIT, EXTEND_CANDIDATES, FIRST_FRAME_DB, GenerationDefaults, Video,
                                VideoPipeline, boomerang_start, glide, hop_ratio, motion_steps, seam_eased, seam_ratio, toward, tween, refine_steps)
 from openreel.world.scene import Scene, render
 
@@ -236,12 +236,29 @@ def test_seam_eased_takes_out_a_tint_and_a_drift_and_fades():
     assert not np.array_equal(eased[0], new[0])
 
 
-def test_seam_eased_leaves_content_alone():
-    # A change of colour far beyond a tint (EASE_LIMIT) and a jump of many pixels are what the
-    # new frames show, not drift: nothing is changed.
+def test_seam_eased_leaves_a_jump_alone_but_eases_any_colour_change():
+    # A jump of many pixels is what the new frames show, not drift: the object stays where it is
+    # drawn. A colour change is eased however large: across a seam it is the same object, so a
+    # recolouring becomes a fade over EASE_FRAMES frames instead of a jump.
+    from openreel.media.objects import track
     anchor_run, new = seam_case(tint=(-150, 150, 0), offset=6)
-    assert np.linalg.norm((-150, 150, 0)) > EASE_LIMIT
-    assert np.array_equal(seam_eased(new, anchor_run[-1]), new)
+    assert 6 > EASE_MOVE_LIMIT
+    eased = seam_eased(new, anchor_run[-1])
+    (c_new, k_new), (c_eased, k_eased), (_, k_anchor) = track(new), track(eased), track(anchor_run[-1:])
+    assert np.abs(c_eased - c_new).max() < 0.05  # not moved
+    assert np.abs(k_eased[0] - k_anchor[0]).max() <= 2  # new[0] takes the anchor's colour
+    assert np.all(np.diff(np.linalg.norm(k_eased[:EASE_FRAMES + 1] - k_new[:EASE_FRAMES + 1], axis=1)) < 0)  # fading
+    assert np.array_equal(eased[EASE_FRAMES:], new[EASE_FRAMES:])
+
+
+def test_seam_ratio_reads_the_object_and_calls_a_lost_one_a_jump():
+    anchor_run, new = seam_case(tint=(12, -10, 8), offset=1)
+    assert seam_ratio(np.concatenate([anchor_run, new]), 3) > 3  # a tint of ~18 levels on steps of none
+    smooth = np.concatenate(seam_case())
+    assert seam_ratio(smooth, 3) <= 2.0  # a step like the others (1 px)
+    lost = smooth.copy()
+    lost[4:] = 30  # the object is gone after the seam
+    assert seam_ratio(lost, 3) == float("inf")
 
 
 def test_glide_smooths_a_staircase_and_keeps_an_even_pace_and_the_ends():
@@ -404,15 +421,17 @@ def test_cli_loop(tmp_path):
     assert all(keyframes(out))  # a loop is coded all-intra, so its wrap is coded like every other step
 
 
-def test_only_loops_are_coded_all_intra(tmp_path):
+def test_only_loops_and_extensions_are_coded_all_intra(tmp_path):
     frames = clip()
     plain = keyframes(write_mp4(tmp_path / "plain.mp4", frames, 8))
     intra = keyframes(write_mp4(tmp_path / "intra.mp4", frames, 8, all_intra=True))
     assert len(plain) == len(intra) == len(frames)
     assert plain[0] and not any(plain[1:]) and all(intra)
     from openreel.pipeline import Video
-    assert all(keyframes(Video(frames, 8, "x", {"mode": "loop"}).save(tmp_path / "loop.mp4")))
-    assert not all(keyframes(Video(frames, 8, "x", {"mode": "extend"}).save(tmp_path / "ext.mp4")))
+    for mode in ("loop", "extend"):
+        assert all(keyframes(Video(frames, 8, "x", {"mode": mode}).save(tmp_path / f"{mode}.mp4")))
+    for mode in ("text", "remix", "blend", "storyboard"):
+        assert not any(keyframes(Video(frames, 8, "x", {"mode": mode}).save(tmp_path / f"{mode}.mp4"))[1:])
 
 
 def test_cli_remix(tmp_path, media):

@@ -78,6 +78,15 @@ def test_minute_counts_are_exact_in_process_and_shared_through_the_database(tmp_
 # --------------------------------------------------------------------------
 # A finished job's files, made side by side
 
+def running_job(job_id: str, out: str):
+    from openreel.service.store import Job
+    return Job(seq=1, id=job_id, kind="create", status="in_progress", progress=0, model="m",
+               prompt="p", size=out, seconds="1", params={"output_size": out}, remixed_from_video_id=None,
+               idempotency_key=None, created_at=0, started_at=0, completed_at=None, expires_at=None,
+               error_code=None, error_message=None, attempts=1, worker="w", lease_until=None,
+               cancel_requested=0, deleted_at=None)
+
+
 def test_job_files_are_the_same_made_in_parallel_or_in_turn(tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 
@@ -92,17 +101,32 @@ def test_job_files_are_the_same_made_in_parallel_or_in_turn(tmp_path):
     made = {}
     for name, pool in (("video_inturn", None), ("video_parallel", ThreadPoolExecutor(4))):
         for out in ("64x64", "128x128"):
-            job = Job(seq=1, id=f"{name}{out}", kind="create", status="in_progress", progress=0, model="m",
-                      prompt="p", size=out, seconds="1", params={"output_size": out}, remixed_from_video_id=None,
-                      idempotency_key=None, created_at=0, started_at=0, completed_at=None, expires_at=None,
-                      error_code=None, error_message=None, attempts=1, worker="w", lease_until=None,
-                      cancel_requested=0, deleted_at=None)
+            job = running_job(f"{name}{out}", out)
             write_assets(video, job, storage, None, pool)
             folder = storage.folder(job.id)
             made[name, out] = {f: (folder / f).read_bytes() for f in [NATIVE] + [v[0] for v in VARIANTS.values()]}
             assert read_video(folder / VARIANTS["video"][0])[0].shape == (9, int(out.split("x")[1]), int(out.split("x")[0]), 3)
     for out in ("64x64", "128x128"):
         assert made["video_inturn", out] == made["video_parallel", out]
+
+
+def test_job_files_of_extensions_and_loops_are_all_keyframes(tmp_path):
+    import av
+
+    from openreel.service.storage import NATIVE, VARIANTS, Storage
+    from openreel.service.worker import write_assets
+    frames = np.full((9, 64, 64, 3), 30, np.uint8)
+    for t in range(9):
+        frames[t, 20:40, 10 + t:30 + t] = (220, 40, 40)
+    storage = Storage(tmp_path)
+    for mode, intra in (("extend", True), ("loop", True), ("remix", False)):
+        for out in ("64x64", "128x128"):
+            job = running_job(f"video_{mode}{out}", out)
+            write_assets(Video(frames, 8, "p", {"mode": mode}), job, storage)
+            for name in {NATIVE, VARIANTS["video"][0]}:
+                with av.open(str(storage.folder(job.id) / name)) as f:
+                    keys = [p.is_keyframe for p in f.demux(f.streams.video[0]) if p.size]
+                assert all(keys) == intra and keys[0], (mode, out, name)
 
 
 def test_a_dropped_minute_counts_takes_its_thread_with_it(tmp_path):

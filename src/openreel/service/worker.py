@@ -109,7 +109,7 @@ def write_assets(video, job: Job, storage: Storage, provenance=None, pool=None) 
         sources.append(storage.path(job.id, SOURCE_VIDEO))
 
     def native_mp4():
-        write_mp4(folder / NATIVE, frames, video.fps)
+        write_mp4(folder / NATIVE, frames, video.fps, all_intra=video.all_intra)
         if out == native:  # the same file: one encode, then the signed copy (or a link) beside it
             if signing:
                 provenance.sign(folder / NATIVE, job, sources, dst=final)
@@ -117,7 +117,7 @@ def write_assets(video, job: Job, storage: Storage, provenance=None, pool=None) 
                 _link_atomic(folder / NATIVE, final)
 
     def scaled_mp4():
-        write_mp4(final, frames, video.fps, scale_to=out)
+        write_mp4(final, frames, video.fps, scale_to=out, all_intra=video.all_intra)
         if signing:
             provenance.sign(final, job, sources)
 
