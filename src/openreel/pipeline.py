@@ -78,9 +78,8 @@ class Video:
         alike, the wrap and the seam are steps like the others. Predicted frames carry a small
         object's colour a few levels off from one frame to the next, most where the picture
         changes character (a white triangle's: 0.5-1.6 levels across a seam before the MP4,
-        5-8 after). Development extensions' seams passing (figures by seam_eased): forward 92 /
-        91 / 86 / 100% inter-coded, 100 / 96 / 86 / 100% all-intra; backward 92 / 81% and 88 /
-        100%. The cost is size: +36% at 64x64 (12.1 to 16.5 kB for 4 s), 2x upscaled to 1280x720."""
+        5-8 after; measured above seam_eased). The cost is size: +36% at 64x64 (12.1 to 16.5 kB
+        for 4 s), 2x upscaled to 1280x720."""
         return self.params.get("mode") in ("loop", "extend")
 
     def save(self, path: str | Path, scale_to: tuple[int, int] | None = None) -> Path:
