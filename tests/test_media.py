@@ -24,3 +24,16 @@ def test_the_same_frames_make_the_same_file(tmp_path, options):
             read_video(other)  # leaves freed frames behind for the next write to find
             again = write_mp4(tmp_path / "again.mp4", frames, 8, **options).read_bytes()
             assert again == first, f"clip {c}: write {i + 2} of the same frames made a different file"
+
+
+def test_track_follows_the_object_and_reads_nothing_where_there_is_none():
+    from openreel.media.objects import track
+    from openreel.world.scene import Scene
+    scene = Scene("circle", "red", "navy", "right", (0.3, 0.5), (0.7, 0.5), 0.3, 0.3)
+    frames = render(scene, 64, 64, 16)
+    frames[-1] = frames[-1, 0, 0]  # the last frame is background only
+    cent, colour = track(frames)
+    true = np.array([[scene.at(t / 15)[0] * 64, 32.0] for t in range(15)])
+    assert np.abs(cent[:15] - true).max() < 0.25  # a circle's centroid is its box's centre
+    assert np.abs(colour[:15] - (220, 40, 40)).max() <= 2  # the contract red, from its solid pixels
+    assert np.isnan(cent[15]).all() and np.isnan(colour[15]).all()
