@@ -12,9 +12,10 @@ measures the same prompts and noise. Per mode:
             against the image, and whether the probe reads the prompt's motion.
   extend    a generated 2 s clip + 2 s more, forward and backward, continuing the
             same action where it still fits (else another that fits, chosen from the
-            object's end state). A source whose object is gone at the seam end is
-            drawn again with the next seed (seam_source). The seam step (centroid and colour) against the median
-            of the clip's other steps, and the probe's reading of the new 2 s.
+            object's end state; a source whose object is gone at the seam end is
+            drawn again with the next seed). The seam step (centroid and colour)
+            against the median of the clip's other steps, in the file as saved,
+            and the probe's reading of the new 2 s.
   loop      2 s loops: the last-to-first step against the median step.
   remix     a generated clip remixed with its prompt in another colour: is the
             colour the asked one, and are shape and motion the source's reading?
@@ -169,8 +170,9 @@ SOURCE_TRIES = 4
 def seam_source(pipe, prompt: str, seed: int, backward: bool) -> tuple[np.ndarray, int]:
     """(2 s source clip, its seed) for an extension case: the first of seed, seed + 1, ... whose
     object the probe finds in the frame at the seam (the last frame, or the first going
-    backward). A source whose object has already shrunk away, or not yet grown in, leaves the
-    seam nothing to measure (until session 10 such cases counted as failed seams)."""
+    backward); after SOURCE_TRIES, the last drawn. A source whose object has already shrunk
+    away, or not yet grown in, leaves the seam nothing to measure (until session 10 such cases
+    counted as failed seams)."""
     for k in range(SOURCE_TRIES):
         source = pipe(prompt, seed=seed + k).frames
         if np.isfinite(track(source)[0][0 if backward else -1]).all():
@@ -182,7 +184,7 @@ def measure_extend(pipe, n: int, tmp: Path, backward: bool, base: int = SEED) ->
     rows = []
     rng = np.random.default_rng(base + 2 + backward)
     redrawn = 0
-    for i, (shape, color, motion, bg, first_seed) in enumerate(source_cases(n, base + 20 + backward)):
+    for shape, color, motion, bg, first_seed in source_cases(n, base + 20 + backward):
         source, seed = seam_source(pipe, canonical_prompt(shape, color, motion, bg), first_seed, backward)
         redrawn += seed != first_seed
         state = end_state(source, last=not backward)
