@@ -597,7 +597,8 @@ def seam_eased(new: np.ndarray, anchor: np.ndarray) -> np.ndarray:
     colour (the object's and the background's, each pixel by its coverage) and position (the
     whole frame shifted, sub-pixel). For frames that lead into `anchor`, pass them reversed."""
     frames = np.concatenate([anchor[None], new[:EASE_FRAMES]])
-    cent, colour = track(frames[:3])
+    masks, coverage = segment(frames)
+    cent, colour = track(frames[:3], (masks[:3], coverage[:3]))
     background = backgrounds(frames.astype(np.float32))  # (1 + n, 3)
     d_bg = background[0] - background[1]
     d_fg = colour[0] - colour[1] if np.isfinite(colour[:2]).all() else d_bg
@@ -608,7 +609,7 @@ def seam_eased(new: np.ndarray, anchor: np.ndarray) -> np.ndarray:
     if len(cent) == 3 and np.isfinite(cent).all():
         move = cent[0] + (cent[2] - cent[1]) - cent[1]
         move = move if np.linalg.norm(move) <= EASE_MOVE_LIMIT else np.zeros(2)
-    cover = np.clip(segment(frames[1:])[1], 0, 1)[..., None]  # (n, H, W, 1)
+    cover = np.clip(coverage[1:], 0, 1)[..., None]  # (n, H, W, 1)
     out = new.copy()
     for i in range(len(cover)):
         k = 1 - i / EASE_FRAMES

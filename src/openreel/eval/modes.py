@@ -175,7 +175,7 @@ def seam_source(pipe, prompt: str, seed: int, backward: bool) -> tuple[np.ndarra
     counted as failed seams)."""
     for k in range(SOURCE_TRIES):
         source = pipe(prompt, seed=seed + k).frames
-        if np.isfinite(track(source)[0][0 if backward else -1]).all():
+        if np.isfinite(track(source[:1] if backward else source[-1:])[0]).all():
             break
     return source, seed + k
 

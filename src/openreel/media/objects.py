@@ -153,10 +153,11 @@ def object_masks(frames: np.ndarray) -> np.ndarray:
     return segment(frames)[0]
 
 
-def track(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def track(frames: np.ndarray, segmented: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per frame: the object's centroid (x, y) in pixels (T, 2), coverage-weighted, and its colour
-    (T, 3), the median of its mask's pixels; NaN where none is found."""
-    masks, coverage = segment(frames)
+    (T, 3), the median of its mask's pixels; NaN where none is found. segmented: segment(frames),
+    where the caller has it already (each frame is segmented on its own)."""
+    masks, coverage = segment(frames) if segmented is None else segmented
     soft = np.clip(coverage, 0, 1)
     T, H, W = masks.shape
     cent, col = np.full((T, 2), np.nan), np.full((T, 3), np.nan)
