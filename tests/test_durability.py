@@ -267,15 +267,17 @@ def test_assets_expire_after_the_retention_period(tmp_path):
         def __call__(self, prompt, seconds, callback=None, **kw):
             return Video(np.full((8 * seconds, 64, 64, 3), 128, np.uint8), 8, prompt, {})
 
-    settings = Settings(data_dir=tmp_path, retention_seconds=1)
+    # Timestamps are whole seconds, so a file kept N s after a completion at x.9 s lasts N - 0.9 s:
+    # with 1 s the first content() could already find it gone (seen once on a loaded machine).
+    settings = Settings(data_dir=tmp_path, retention_seconds=3)
     service = VideoService(settings)
     vid = service.create({"prompt": PROMPT, "size": "64x64", "seconds": "1"})["id"]
     w = Worker(settings, "w-test", pipeline=Still())
     w.process(w.store.claim(w.name, 10))
     done = service.retrieve(vid)
-    assert done["status"] == "completed" and done["expires_at"] == done["completed_at"] + 1
+    assert done["status"] == "completed" and done["expires_at"] == done["completed_at"] + 3
     assert service.content(vid, "video")[0].exists()
-    time.sleep(2.1)
+    time.sleep(4.1)
     with pytest.raises(ServiceError) as gone:
         service.content(vid, "video")
     assert gone.value.status == 410 and gone.value.code == "video_expired"
