@@ -74,6 +74,12 @@ def write_mp4(path: str | os.PathLike, frames: np.ndarray, fps: int, crf: int = 
     return path
 
 
+def as_saved(frames: np.ndarray, fps: int, all_intra: bool = False) -> np.ndarray:
+    """The frames (T, H, W, 3) uint8 as an MP4 of them (write_mp4, native size) gives them back."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return read_video(write_mp4(Path(tmp) / "clip.mp4", frames, fps, all_intra=all_intra))[0]
+
+
 def read_video(path: str | os.PathLike) -> tuple[np.ndarray, float]:
     """Decode a video file to ((T, H, W, 3) uint8 frames, fps)."""
     try:
