@@ -313,8 +313,8 @@ def test_extend_draws_as_many_again_where_fewer_than_two_seams_pass(pipe, monkey
 
 
 def test_saved_seam_ratio_reads_the_seam_in_the_file_too():
-    # A small square whose colour drifts a level a frame, with a seam of no change at all: what
-    # the codec does to it at the seam counts, and never makes the seam look better than drawn.
+    # A small moving square whose colour drifts 3 levels a frame, except across the seam (frame 8
+    # -> 9), where it holds: what the codec does to it there counts, and the drawn seam still does.
     frames = np.zeros((16, 64, 64, 3), np.uint8)
     for i in range(16):
         frames[i, 30:36, 20 + i:26 + i] = (200 - 3 * i + 3 * (i > 8), 60, 60)

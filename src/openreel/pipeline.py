@@ -560,9 +560,9 @@ FIT_TIMES = (0.5, 0.7, 0.9)
 # A seam is judged as drawn and as its file gives it back, the worse of the two. yuv420p keeps
 # colour at half resolution, so a small object's colour in the file moves with where its edges
 # fall on the 2x2 grid: seams eased to nothing came back 5-13 levels off (the median step of such
-# clips, 4-7). Of the 4 draws, the ones whose file seam passes are kept; where fewer than two
-# pass, as many again are drawn. That happens mostly on objects that have shrunk small, where
-# the model also places the new frames off: development extensions after shrinking sources
+# clips, 4-7). extend chooses among the draws whose seam passes both ways, and where fewer than
+# two of its draws pass, it draws as many again. That happens mostly on objects that have shrunk
+# small, where the model also places the new frames off: development extensions after shrinking sources
 # (forward, 25 each on dev seeds 1212 / 3434, all-intra file), of 25:
 #                                                   seams passing    following the prompt
 #   4 draws, seam as drawn (before)                    18 / 11            18 / 20
@@ -992,10 +992,9 @@ class VideoPipeline:
         part is drawn `draws` times (default EXTEND_CANDIDATES; 1 is fastest), each window's
         drift in colour and place at its seam eased out (seam_eased); where fewer than two
         seams pass (saved_seam_ratio: as drawn and in the file; with one draw, where its seam
-        fails), as many again are drawn. Of
-        the draws whose seam passes, the one the prompt explains best (prompt_fit) is kept, or
-        with fewer than two passing, the least visible seam. long and storyboard chain single draws
-        (their time budget)."""
+        fails), as many again are drawn. Of the draws whose seam passes, the one the prompt
+        explains best (prompt_fit) is kept, or with fewer than two passing, the least visible
+        seam. long and storyboard chain single draws (their time budget)."""
         # 1. Check inputs
         check_prompt(prompt)
         draws = check_draws(draws)
