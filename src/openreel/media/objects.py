@@ -166,3 +166,49 @@ def track(frames: np.ndarray, segmented: tuple[np.ndarray, np.ndarray] | None = 
         cent[t] = (w.sum(axis=0) @ (np.arange(W) + 0.5)) / w.sum(), (w.sum(axis=1) @ (np.arange(H) + 0.5)) / w.sum()
         col[t] = np.median(frames[t][masks[t]].astype(np.float64), axis=0)
     return cent, col
+
+
+# ---------------------------------------------------------------------------
+# Shape
+# ---------------------------------------------------------------------------
+
+def _sample(a: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Bilinear samples of a (H, W) at pixel coordinates x, y (pixel centres at +0.5); 0 outside."""
+    H, W = a.shape
+    padded = np.pad(a, 1)  # zeros around, so edges fade out as they do inside
+    fx, fy = np.clip(x - 0.5 + 1, 0, W + 0.999), np.clip(y - 0.5 + 1, 0, H + 0.999)
+    x0, y0 = np.floor(fx).astype(int), np.floor(fy).astype(int)
+    wx, wy = fx - x0, fy - y0
+    return ((1 - wy) * ((1 - wx) * padded[y0, x0] + wx * padded[y0, x0 + 1])
+            + wy * ((1 - wx) * padded[y0 + 1, x0] + wx * padded[y0 + 1, x0 + 1]))
+
+
+def likeness(frames: np.ndarray, reference: np.ndarray, samples: int = 4) -> float:
+    """How closely the object in frames (T, H, W, 3) uint8 keeps the outline of the object in the
+    frame `reference` (H, W, 3): on `samples` frames spread over the clip, the soft IoU of the
+    object's coverage with the reference's coverage scaled to the same area and moved to the
+    same centroid, averaged. 1 is the same outline; NaN where the reference shows no object, 0
+    for a frame that shows none. Blind to colour and place: a shape's likeness to itself."""
+    ref = np.clip(segment(reference[None])[1][0], 0, 1)
+    H, W = ref.shape
+    xs, ys = np.arange(W) + 0.5, np.arange(H) + 0.5
+
+    def centroid_area(c: np.ndarray):
+        area = float(c.sum())
+        return (np.array([c.sum(axis=0) @ xs, c.sum(axis=1) @ ys]) / area, area) if area >= 1 else (None, area)
+
+    ref_centre, ref_area = centroid_area(ref)
+    if ref_centre is None:
+        return float("nan")
+    picks = np.linspace(0, len(frames) - 1, min(samples, len(frames))).round().astype(int)
+    gx, gy = np.meshgrid(xs, ys)  # (H, W) pixel centres
+    scores = []
+    for c in np.clip(segment(frames[picks])[1], 0, 1):
+        centre, area = centroid_area(c)
+        if centre is None:
+            scores.append(0.0)
+            continue
+        scale = np.sqrt(area / ref_area)  # each pixel here looks back at the reference point it maps to
+        fitted = _sample(ref, (gx - centre[0]) / scale + ref_centre[0], (gy - centre[1]) / scale + ref_centre[1])
+        scores.append(float(np.minimum(c, fitted).sum() / max(np.maximum(c, fitted).sum(), 1e-6)))
+    return float(np.mean(scores))
