@@ -37,21 +37,3 @@ def test_track_follows_the_object_and_reads_nothing_where_there_is_none():
     assert np.abs(cent[:15] - true).max() < 0.25  # a circle's centroid is its box's centre
     assert np.abs(colour[:15] - (220, 40, 40)).max() <= 2  # the contract red, from its solid pixels
     assert np.isnan(cent[15]).all() and np.isnan(colour[15]).all()
-
-
-def test_likeness_keeps_the_outline_whatever_the_size_place_and_colour():
-    # A large red square against the same square small, elsewhere, in blue: alike. A circle or a
-    # triangle of that size is less alike, and frames without an object score 0.
-    from openreel.media.objects import likeness
-    from openreel.world.scene import Scene
-    big = render(Scene("square", "red", "black", "static", (0.3, 0.4), (0.3, 0.4), 0.45, 0.45), 64, 64, 1)[0]
-
-    def small(shape, color="blue"):
-        return render(Scene(shape, color, "black", "right", (0.4, 0.6), (0.7, 0.6), 0.2, 0.2), 64, 64, 8)
-
-    same = likeness(small("square"), big)
-    assert same > 0.85
-    assert likeness(small("circle"), big) < same - 0.05 and likeness(small("triangle"), big) < same - 0.2
-    empty = small("square")
-    empty[:] = 0
-    assert likeness(empty, big) == 0.0 and np.isnan(likeness(small("square"), empty[0]))
