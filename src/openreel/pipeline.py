@@ -29,7 +29,7 @@ import torch
 
 from .diffusion.flow import SAMPLERS, guided, noisy, timesteps, with_known
 from .media.objects import backgrounds, segment, track
-from .media.video import as_saved
+from .media.video import as_saved, write_mp4
 from .models.autoencoder import AutoencoderConfig, VideoAutoencoder, latent_frames
 from .models.dit import DiT, DiTConfig
 from .models.prompt_reader import PromptReader, PromptRewriter, ReaderConfig
@@ -84,7 +84,6 @@ class Video:
         return self.params.get("mode") in ("loop", "extend")
 
     def save(self, path: str | Path, scale_to: tuple[int, int] | None = None) -> Path:
-        from .media.video import write_mp4
         return write_mp4(path, self.frames, self.fps, scale_to=scale_to, all_intra=self.all_intra)
 
 

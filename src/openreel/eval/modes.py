@@ -47,7 +47,7 @@ from pathlib import Path
 import numpy as np
 
 from ..media.objects import track
-from ..media.video import read_video, write_mp4
+from ..media.video import as_saved, read_video
 from ..world.captions import canonical_prompt
 from ..world.contract import BACKGROUNDS, COLORS, MOTIONS, SHAPES, training_combos
 from ..world.scene import render, sample_scene
@@ -61,11 +61,6 @@ SEED = 30_003
 
 # ----------------------------------------------------------------------------
 # Measurements on frames
-
-def round_trip(frames: np.ndarray, fps: int, tmp: Path) -> np.ndarray:
-    path = write_mp4(tmp / "clip.mp4", frames, fps)
-    return read_video(path)[0]
-
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
@@ -149,7 +144,7 @@ def measure_image(pipe, n: int, tmp: Path, base: int = SEED) -> dict:
         image = render(scene, 64, 64, 16)[0]
         prompt = canonical_prompt(scene.shape, scene.color, scene.motion, scene.background)
         video = pipe(prompt, image=image, seed=i)
-        frames = round_trip(video.frames, 8, tmp)
+        frames = as_saved(video.frames, 8)
         own = pipe.decode(pipe.encode_frame(image))[0]  # frame 0 before the MP4 round trip
         r = probe(frames)
         s = seam(frames, [0])  # not in the acceptance, but an image -> video must not jump after frame 0
@@ -227,12 +222,12 @@ def measure_remix(pipe, n: int, tmp: Path, strength: float | None = None, base: 
     rows = []
     rng = np.random.default_rng(base + 4)
     for shape, color, motion, bg, seed in source_cases(n, base + 40):
-        source = round_trip(pipe(canonical_prompt(shape, color, motion, bg), seed=seed).frames, 8, tmp)
+        source = as_saved(pipe(canonical_prompt(shape, color, motion, bg), seed=seed).frames, 8)
         before = probe(source)
         new_color = [c for c in COLORS if c != color][rng.integers(len(COLORS) - 1)]
         prompt = canonical_prompt(shape, new_color, motion, bg)  # "the same, but NEW_COLOR"
         kw = {} if strength is None else {"strength": strength}
-        after = probe(round_trip(pipe.remix(source, prompt, seed=seed + 1, **kw).frames, 8, tmp))
+        after = probe(as_saved(pipe.remix(source, prompt, seed=seed + 1, **kw).frames, 8))
         ok = after.color == new_color and after.shape == before.shape and after.motion == before.motion
         rows.append({"prompt": prompt, "before": before.attributes, "after": after.attributes, "ok": ok,
                      "source_as_prompted": before.attributes == (shape, color, bg, motion),
@@ -258,7 +253,7 @@ def measure_blend(pipe, n: int, tmp: Path, base: int = SEED) -> dict:
             if max(abs(dx), abs(dy)) > 0.15:
                 move = ("right" if dx > 0 else "left") if abs(dx) >= abs(dy) else ("down" if dy > 0 else "up")
         prompt = canonical_prompt(shape, color, move, bg)
-        frames = round_trip(pipe.blend(a, b, prompt, seconds=2, seed=seed + 2).frames, 8, tmp)
+        frames = as_saved(pipe.blend(a, b, prompt, seconds=2, seed=seed + 2).frames, 8)
         move = frame_steps(frames)[0]
         # The largest step; if the object is lost in every frame, any step is NaN and the case fails.
         at = [int(np.nanargmax(move)) if np.isfinite(move).any() else 0] if len(frames) > 2 else []
@@ -296,7 +291,7 @@ def measure_storyboard(pipe, boards: int, tmp: Path, seconds: int = 4, base: int
         t0 = time.perf_counter()
         video = pipe.storyboard(cards, seed=b)
         wall = time.perf_counter() - t0
-        frames = round_trip(video.frames, video.fps, tmp)
+        frames = as_saved(video.frames, video.fps)
         per = seconds * video.fps
         for j, m in enumerate(motions):
             r = probe(frames[j * per:(j + 1) * per])
@@ -319,7 +314,7 @@ def measure_long(pipe, n: int, tmp: Path, seconds: int = 60, base: int = SEED) -
         t0 = time.perf_counter()
         video = pipe.long(prompt, seconds, seed=seed)
         wall = time.perf_counter() - t0
-        frames = round_trip(video.frames, video.fps, tmp)
+        frames = as_saved(video.frames, video.fps)
         rows.append({"prompt": prompt, "frames": len(frames), "wall_seconds": wall,
                      "real_time_factor": seconds / wall, "flicker": flicker_ratio(frames, video.fps)})
     ratios = [r["flicker"]["ratio"] for r in rows]
@@ -339,7 +334,7 @@ def measure_reference(pipe, n: int, tmp: Path, base: int = SEED) -> dict:
     rows = []
     rng = np.random.default_rng(base + 8)
     for shape, color, motion, bg, seed in source_cases(n, base + 80):
-        frames = round_trip(pipe(canonical_prompt(shape, color, motion, bg), seconds=4, seed=seed).frames, 8, tmp)
+        frames = as_saved(pipe(canonical_prompt(shape, color, motion, bg), seconds=4, seed=seed).frames, 8)
         k = int(rng.integers(1, len(frames) - 2))
         rows.append({"step_15": seam(frames, [15])["ok"], "step_random": seam(frames, [k])["ok"],
                      "loop_wrap": seam(np.concatenate([frames, frames[:1]]), [len(frames) - 1])["ok"]})
