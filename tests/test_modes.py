@@ -287,7 +287,7 @@ def test_extend_keeps_the_draw_with_the_smoothest_seam(pipe, monkeypatch, backwa
     source = clip()
     seen = []
     real = pl.saved_seam_ratio
-    monkeypatch.setattr(pl, "saved_seam_ratio", lambda f, at, fps: seen.append((f, at)) or real(f, at, fps))
+    monkeypatch.setattr(pl, "saved_seam_ratio", lambda f, at, fps, *shared: seen.append((f, at)) or real(f, at, fps, *shared))
     out = pipe.extend(source, "a ball", seconds=1, backward=backward).frames
     assert {at for _, at in seen} == {7 if backward else 15}
     ratios = [real(f, at, 8) for f, at in seen]
@@ -304,7 +304,7 @@ def test_extend_keeps_the_draw_with_the_smoothest_seam(pipe, monkeypatch, backwa
 def test_extend_draws_as_many_again_where_fewer_than_two_seams_pass(pipe, monkeypatch):
     import openreel.pipeline as pl
     for ratio, drawn in ((math.inf, 4), (0.0, 2)):
-        monkeypatch.setattr(pl, "saved_seam_ratio", lambda f, at, fps: ratio)
+        monkeypatch.setattr(pl, "saved_seam_ratio", lambda f, at, fps, *shared: ratio)
         progress = []
         video = pipe.extend(clip(), "a ball", seconds=1, draws=2, callback=lambda i, n: progress.append((i, n)))
         assert video.params["draws"] == 2 and video.params["drawn"] == drawn
@@ -320,6 +320,39 @@ def test_saved_seam_ratio_reads_the_seam_in_the_file_too():
         frames[i, 30:36, 20 + i:26 + i] = (200 - 3 * i + 3 * (i > 8), 60, 60)
     drawn, saved = seam_ratio(frames, 8), seam_ratio(as_saved(frames, 8, all_intra=True), 8)
     assert saved_seam_ratio(frames, 8, 8) == max(drawn, saved) and saved != drawn
+
+
+def drifting(n, x0, tint, seed):
+    """A square moving right with its colour drifting, on a gray background with pixel noise."""
+    rng = np.random.default_rng(seed)
+    frames = np.full((n, 64, 64, 3), 110, np.uint8)
+    for i in range(n):
+        frames[i, 24:34, x0 + i:x0 + i + 10] = (190 - tint * i, 70, 40 + tint * i)
+    return np.clip(frames.astype(int) + rng.integers(-6, 7, frames.shape), 0, 255).astype(np.uint8)
+
+
+def test_a_shared_start_is_coded_the_same_whatever_follows():
+    # What saved_seam_ratio's memo rests on: the all-intra file codes each frame after the ones
+    # before it only. A shared end does not keep this (the frames before it change its coding).
+    head = drifting(24, 4, 2, seed=1)
+    tails = [drifting(n, 30, tint, seed) for n, tint, seed in ((8, 1, 2), (16, 4, 3), (12, 0, 4))]
+    alone = as_saved(head, 8, all_intra=True)
+    for tail in tails:
+        assert np.array_equal(as_saved(np.concatenate([head, tail]), 8, all_intra=True)[:24], alone)
+
+
+def test_saved_seam_ratio_reading_the_source_once_gives_the_same_values():
+    source = drifting(24, 4, 2, seed=1)
+    draws = [drifting(8, 28 + dx, tint, seed) for dx, tint, seed in ((0, 2, 5), (3, 0, 6), (-2, 5, 7))]
+    for backward in (False, True):
+        memo, values = {}, []
+        for new in draws:
+            frames = np.concatenate([new, source] if backward else [source, new])
+            at, shared = (7, slice(8, None)) if backward else (23, slice(0, 24))
+            values.append(saved_seam_ratio(frames, at, 8, shared, memo))
+            assert values[-1] == saved_seam_ratio(frames, at, 8)  # as read whole
+        assert set(memo) == ({"drawn"} if backward else {"drawn", "saved"})  # read once, kept
+        assert len(set(values)) > 1  # the draws differ, so a stale memo would show
 
 
 def test_modes_on_a_frame_conditioned_model(cond_pipe):

@@ -575,10 +575,29 @@ FIT_TIMES = (0.5, 0.7, 0.9)
 # more). A draw costs about 0.8 s; the file 20 ms.
 
 
-def saved_seam_ratio(frames: np.ndarray, at: int, fps: int) -> float:
+def saved_seam_ratio(frames: np.ndarray, at: int, fps: int, shared: slice | None = None,
+                     memo: dict | None = None) -> float:
     """seam_ratio of the frames, and of them as an all-intra MP4 (Video.save) gives them back:
-    the worse."""
-    return max(seam_ratio(frames, at), seam_ratio(as_saved(frames, fps, all_intra=True), at))
+    the worse. shared: where the frames hold what every draw of one job shares (extend's
+    source), whose tracks are read once into `memo` (a dict kept across the draws), which
+    gives the same values: track reads each frame on its own, and the file codes each frame
+    after the ones before it only, so a shared start comes back the same whatever follows it
+    (a shared end does not: the frames before it change how it is coded). Reading every frame
+    was most of a draw's judging cost, and grew with the source: 1.8 s a draw for a 60 s one."""
+    saved = as_saved(frames, fps, all_intra=True)
+    if shared is None or memo is None:
+        return max(seam_ratio(frames, at), seam_ratio(saved, at))
+    def tracked(clip: np.ndarray, key: str) -> tuple[np.ndarray, np.ndarray]:
+        if key not in memo:
+            memo[key] = track(clip[shared])
+        rest = np.ones(len(clip), dtype=bool)
+        rest[shared] = False
+        cent, colour = np.empty((len(clip), 2)), np.empty((len(clip), 3))
+        cent[shared], colour[shared] = memo[key]
+        cent[rest], colour[rest] = track(clip[rest])
+        return cent, colour
+    as_file = tracked(saved, "saved") if shared.indices(len(frames))[0] == 0 else track(saved)
+    return max(seam_ratio(frames, at, tracked(frames, "drawn")), seam_ratio(saved, at, as_file))
 
 
 def fit_among_passing(seams: list[float], fit: Callable[[int], float]) -> int:
@@ -650,11 +669,12 @@ def _shifted(frame: np.ndarray, by: np.ndarray) -> np.ndarray:
     return _place(x, (0.0, 0.0), (float(by[0]), float(by[1])), mode="bicubic", padding="border").permute(1, 2, 0).numpy()
 
 
-def seam_ratio(frames: np.ndarray, at: int) -> float:
+def seam_ratio(frames: np.ndarray, at: int, tracked: tuple[np.ndarray, np.ndarray] | None = None) -> float:
     """How much step `at` (frame at -> at + 1) stands out: the object's travel and colour change
     there (media.objects.track) over the median of the other steps (medians below what can be
-    seen count as that), the worse of the two; infinite where the object is not seen."""
-    cent, colour = track(frames)
+    seen count as that), the worse of the two; infinite where the object is not seen.
+    tracked: track(frames), where the caller has it already."""
+    cent, colour = track(frames) if tracked is None else tracked
     move = np.linalg.norm(np.diff(cent, axis=0), axis=1)
     change = np.linalg.norm(np.diff(colour, axis=0), axis=1)
     if not (np.isfinite(move[at]) and np.isfinite(change[at])):
@@ -1015,12 +1035,13 @@ class VideoPipeline:
             return np.concatenate([source, *self.forward(source[-1], [(prompt, frames)], o, gen, progress)])
 
         at = frames - 1 if backward else len(source) - 1  # the step across the seam
+        shared, memo = (slice(frames, None) if backward else slice(0, len(source))), {}  # the source's tracks, read once
         made = [draw() for _ in range(draws)]
-        seams = [saved_seam_ratio(d, at, o.fps) for d in made]
+        seams = [saved_seam_ratio(d, at, o.fps, shared, memo) for d in made]
         if sum(s <= SEAM_PASS for s in seams) < min(2, draws):
             progress.total *= 2
             made += [draw() for _ in range(draws)]
-            seams += [saved_seam_ratio(d, at, o.fps) for d in made[draws:]]
+            seams += [saved_seam_ratio(d, at, o.fps, shared, memo) for d in made[draws:]]
         # 3. Keep one: a clean seam first, then the prompt's fit, read on the new frames next to
         # the seam with the frame they join
         near = slice(at + 1 - min(frames, MAX_CHUNK), at + 2) if backward else slice(at, at + 1 + min(frames, MAX_CHUNK))
