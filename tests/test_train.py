@@ -64,16 +64,3 @@ def test_known_frame_latents_are_single_frames():
         assert stills.shape == (2, 3, 4, 4, 4)
         assert torch.allclose(stills[:, 0], ae.encode(x)[:, 0], atol=1e-5)  # latent 0 is frame 0 alone anyway
         assert torch.allclose(stills[:, 2], ae.encode(x[:, 5:6])[:, 0], atol=1e-5)  # group 2 starts at frame 5
-
-
-def test_autoencoder_small_share_mixes_in_small_objects(tmp_path, monkeypatch):
-    from openreel.world import data
-    seen = []
-    real = data.small_example
-    monkeypatch.setattr(data, "small_example", lambda *a: seen.append(a) or real(*a))
-    cfg = {**COMMON, "ae_steps": 10}
-    none = train_autoencoder(TrainConfig(out=str(tmp_path / "a"), **cfg), CPU, Dist())
-    assert not seen
-    half = train_autoencoder(TrainConfig(out=str(tmp_path / "b"), ae_small_share=0.5, **cfg), CPU, Dist())
-    assert 0 < len(seen) < 10 * COMMON["ae_batch"]  # a share, not all (the draws are fixed by the seed)
-    assert not torch.equal(weights(none), weights(half))

@@ -43,7 +43,6 @@ class TrainConfig:
     ae_kl: float = 1e-4  # small: we want sharp shapes, the KL only keeps latents tame
     ae_edge_weight: float = 4.0  # extra L1 weight on object edges, so squares stay square
     ae_object_weight: float = 8.0  # extra L1 weight on the object: it is ~5% of the pixels but all of the meaning
-    ae_small_share: float = 0.0  # share of clips whose object is smaller than the world's (data.small_example)
     # Stage 2: diffusion transformer (filled in by train_dit).
     dit_steps: int = 10000
     dit_batch: int = 16
@@ -232,8 +231,7 @@ def train_autoencoder(cfg: TrainConfig, device: torch.device, dist: Dist) -> Vid
     while step < stop:
         w, h = sizes[step]
         mine = shard(cfg.ae_batch, dist)
-        small = np.random.default_rng([cfg.seed, 4, step]).random(cfg.ae_batch) < cfg.ae_small_share
-        clips = [(data.small_example if small[i] else data.example)(cfg.seed, step, i, w, h, cfg.ae_frames) for i in mine]
+        clips = data.batch(cfg.seed, step, mine, w, h, cfg.ae_frames)
         videos = np.stack([crop_around_object(c, cfg.ae_crop, cfg.seed, step, i) for c, i in zip(clips, mine)])
         x = torch.from_numpy(data.to_tensor_layout(videos)).to(device)
         gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
@@ -583,9 +581,6 @@ def export(cfg: TrainConfig, ae: VideoAutoencoder, dit: torch.nn.Module, reader,
     if not cfg.reader_only:
         stages["autoencoder"] = {"steps": cfg.ae_steps, "batch": cfg.ae_batch, "frames": cfg.ae_frames,
                                  "clips": cfg.ae_steps * cfg.ae_batch}
-        if cfg.ae_small_share:  # recorded only where used, so earlier manifests keep their hash
-            stages["autoencoder"]["small_share"] = cfg.ae_small_share
-            stages["autoencoder"]["small_sizes"] = list(data.SMALL_SIZES)
         stages["transformer"] = {
             "steps": cfg.dit_steps, "batch": cfg.dit_batch, "image_steps": cfg.dit_image_steps,
             "pool": [{"width": w, "height": h, "frames": f, "clips": n} for w, h, f, n, _ in pool_buckets(cfg)]}

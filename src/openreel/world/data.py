@@ -7,7 +7,7 @@ ranks split a global batch by index without talking to each other.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -36,24 +36,6 @@ def example(seed: int, step: int, index: int, width: int, height: int, frames: i
     scene = sample_scene(rng)
     text = caption(scene, rng, with_background=rng.random() >= P_NO_BACKGROUND)
     return Example(render(scene, width, height, frames), text, scene)
-
-
-# Smaller objects than any scene of the world has (scenes never go below 0.15 of the short side),
-# for the autoencoder only: a clip that extends a shrinking one carries on below that, and an
-# autoencoder that never saw such objects rounds them off (a square of 0.08-0.12 came back a
-# square in 0 of 20 encodes and decodes, with the shipped one).
-SMALL_SIZES = (0.06, 0.15)  # the object's smaller size (first or last frame), fraction of the short side
-
-
-def small_example(seed: int, step: int, index: int, width: int, height: int, frames: int) -> Example:
-    """A world example with its object scaled down so its smaller size lies in SMALL_SIZES: same
-    story, same path (a smaller object fits wherever the larger one did), a different stream of
-    draws from `example`'s. Its caption is the scene's, sizes not being part of any caption."""
-    rng = np.random.default_rng([seed, step, index, 1])
-    scene = sample_scene(rng)
-    scale = rng.uniform(*SMALL_SIZES) / min(scene.size0, scene.size1)
-    scene = replace(scene, size0=scene.size0 * scale, size1=scene.size1 * scale)
-    return Example(render(scene, width, height, frames), caption(scene, rng), scene)
 
 
 def batch(seed: int, step: int, indices: range, width: int, height: int, frames: int) -> list[Example]:
