@@ -579,14 +579,15 @@ def saved_seam_ratio(frames: np.ndarray, at: int, fps: int, shared: slice | None
                      memo: dict | None = None) -> float:
     """seam_ratio of the frames, and of them as an all-intra MP4 (Video.save) gives them back:
     the worse. shared: where the frames hold what every draw of one job shares (extend's
-    source), whose tracks are read once into `memo` (a dict kept across the draws), which
+    source), whose tracks are read once into `memo` (a dict the caller keeps across the draws), which
     gives the same values: track reads each frame on its own, and the file codes each frame
     after the ones before it only, so a shared start comes back the same whatever follows it
     (a shared end does not: the frames before it change how it is coded). Reading every frame
     was most of a draw's judging cost, and grew with the source: 1.8 s a draw for a 60 s one."""
     saved = as_saved(frames, fps, all_intra=True)
-    if shared is None or memo is None:
+    if shared is None:
         return max(seam_ratio(frames, at), seam_ratio(saved, at))
+    memo = {} if memo is None else memo
     def tracked(clip: np.ndarray, key: str) -> tuple[np.ndarray, np.ndarray]:
         if key not in memo:
             memo[key] = track(clip[shared])

@@ -136,7 +136,7 @@ def end_state(frames: np.ndarray, last: bool = True) -> tuple[float, float, floa
 # ----------------------------------------------------------------------------
 # Modes
 
-def measure_image(pipe, n: int, tmp: Path, base: int = SEED) -> dict:
+def measure_image(pipe, n: int, base: int = SEED) -> dict:
     rng = np.random.default_rng(base + 1)
     rows = []
     for i in range(n):
@@ -218,7 +218,7 @@ def measure_loop(pipe, n: int, tmp: Path, base: int = SEED) -> dict:
     return {"n": n, "loop_ok": rate(rows, "ok"), "loop_ok_raw": rate(rows, "ok_raw"), "cases": rows}
 
 
-def measure_remix(pipe, n: int, tmp: Path, strength: float | None = None, base: int = SEED) -> dict:
+def measure_remix(pipe, n: int, strength: float | None = None, base: int = SEED) -> dict:
     rows = []
     rng = np.random.default_rng(base + 4)
     for shape, color, motion, bg, seed in source_cases(n, base + 40):
@@ -239,7 +239,7 @@ def measure_remix(pipe, n: int, tmp: Path, strength: float | None = None, base: 
             "ok_on_sources_as_prompted": rate(clean, "ok"), "cases": rows}
 
 
-def measure_blend(pipe, n: int, tmp: Path, base: int = SEED) -> dict:
+def measure_blend(pipe, n: int, base: int = SEED) -> dict:
     rows = []
     rng = np.random.default_rng(base + 5)
     for shape, color, motion, bg, seed in source_cases(n, base + 50):
@@ -279,7 +279,7 @@ def flicker_ratio(frames: np.ndarray, fps: int) -> dict:
     return {"first_10s": first, "last_10s": last, "ratio": last / max(first, 1e-6)}
 
 
-def measure_storyboard(pipe, boards: int, tmp: Path, seconds: int = 4, base: int = SEED) -> dict:
+def measure_storyboard(pipe, boards: int, seconds: int = 4, base: int = SEED) -> dict:
     rows, segments = [], []
     rng = np.random.default_rng(base + 6)
     for b in range(boards):
@@ -307,7 +307,7 @@ def measure_storyboard(pipe, boards: int, tmp: Path, seconds: int = 4, base: int
             "flicker_ok": float(np.mean([x <= 1.5 for x in ratios])), "boards_detail": rows, "segment_cases": segments}
 
 
-def measure_long(pipe, n: int, tmp: Path, seconds: int = 60, base: int = SEED) -> dict:
+def measure_long(pipe, n: int, seconds: int = 60, base: int = SEED) -> dict:
     rows = []
     for shape, color, motion, bg, seed in source_cases(n, base + 70):
         prompt = canonical_prompt(shape, color, motion, bg)
@@ -324,7 +324,7 @@ def measure_long(pipe, n: int, tmp: Path, seconds: int = 60, base: int = SEED) -
             "cases": rows}
 
 
-def measure_reference(pipe, n: int, tmp: Path, base: int = SEED) -> dict:
+def measure_reference(pipe, n: int, base: int = SEED) -> dict:
     """How often an ordinary step of a plain 4 s text -> video clip passes the seam test.
 
     Not an acceptance figure: it calibrates the others. The model's own clips jitter
@@ -366,18 +366,18 @@ def evaluate(cases: int = CASES, only: tuple[str, ...] = MODES, weights=None, lo
     pipe = VideoPipeline.from_pretrained(weights)
     boards = max(1, -(-cases // 15))  # enough 15-card boards for `cases` segments
     report = {"model": pipe.name, "cases": cases, "seed": seed, "floors": {"centroid_px": STEP_FLOOR_PX, "color": COLOR_FLOOR}}
-    jobs = {
-        "image": lambda tmp: measure_image(pipe, cases, tmp, base=seed),
+    jobs = {  # each takes a scratch folder; only the modes that save through Video.save use it
+        "image": lambda tmp: measure_image(pipe, cases, base=seed),
         "extend": lambda tmp: {"forward": measure_extend(pipe, cases, tmp, False, base=seed),
                                "backward": measure_extend(pipe, cases, tmp, True, base=seed)},
         "loop": lambda tmp: measure_loop(pipe, cases, tmp, base=seed),
-        "remix": lambda tmp: {"default": measure_remix(pipe, cases, tmp, base=seed),
-                              **{f"strength_{s}": measure_remix(pipe, cases, tmp, s, base=seed) for s in (0.6, 1.0)}},
-        "blend": lambda tmp: measure_blend(pipe, cases, tmp, base=seed),
-        "storyboard": lambda tmp: measure_storyboard(pipe, boards, tmp, base=seed),
-        "long": lambda tmp: measure_long(pipe, max(2, cases // 10), tmp, base=seed),
+        "remix": lambda tmp: {"default": measure_remix(pipe, cases, base=seed),
+                              **{f"strength_{s}": measure_remix(pipe, cases, s, base=seed) for s in (0.6, 1.0)}},
+        "blend": lambda tmp: measure_blend(pipe, cases, base=seed),
+        "storyboard": lambda tmp: measure_storyboard(pipe, boards, base=seed),
+        "long": lambda tmp: measure_long(pipe, max(2, cases // 10), base=seed),
         "memory": lambda tmp: {"10s": peak_memory(10), "60s": peak_memory(60)},
-        "reference": lambda tmp: measure_reference(pipe, cases, tmp, base=seed),
+        "reference": lambda tmp: measure_reference(pipe, cases, base=seed),
     }
     with tempfile.TemporaryDirectory() as tmp:
         for name in only:
