@@ -19,7 +19,7 @@ from PIL import Image
 from openreel.media.video import as_saved, read_video, write_mp4
 from openreel.models.autoencoder import AutoencoderConfig, VideoAutoencoder
 from openreel.models.dit import DiT, DiT_XS
-from openreel.pipeline import (BLEND_CANDIDATES, BLEND_STRENGTH, EASE_FRAMES, EASE_MOVE_LIMIT, EXTEND_CANDIDATES, FIRST_FRAME_DB, FIT_TIMES, GenerationDefaults, Video,
+from openreel.pipeline import (BLEND_CANDIDATES, BLEND_STRENGTH, EASE_FRAMES, EASE_MOVE_LIMIT, EXTEND_CANDIDATES, FIRST_FRAME_DB, GenerationDefaults, Video,
                                VideoPipeline, boomerang_start, glide, hop_ratio, motion_steps, seam_eased, seam_ratio, toward, tween, refine_steps, saved_seam_ratio)
 from openreel.world.scene import Scene, render
 
@@ -605,39 +605,14 @@ def test_fit_among_passing_keeps_the_best_fit_of_the_clean_seams():
 
 
 def test_prompt_fit_prefers_the_prompt_that_describes_the_clip():
-    # The shipped model as a zero-shot classifier: of the motions, the clip's own fits best, and
-    # only it explains the clip better than every rival (a negative fit); the rivals are the
-    # same reading with each other motion, in training wording.
+    # The shipped model as a zero-shot classifier: of six motions, the clip's own fits best,
+    # and the wrong colour and background fit far worse.
     from openreel.world.captions import canonical_prompt
-    from openreel.world.contract import MOTIONS
     pipe = VideoPipeline.from_pretrained()
-    assert pipe.rivals("a crimson box drifting to the right on a black background")[:2] == [
-        canonical_prompt("square", "red", "right", "black"), canonical_prompt("square", "red", "left", "black")]
     for scene in (Scene("square", "red", "black", "right", (0.3, 0.5), (0.7, 0.5), 0.3, 0.3),
                   Scene("square", "red", "black", "up", (0.5, 0.7), (0.5, 0.3), 0.3, 0.3)):
         frames = render(scene, 64, 64, 17)
-        fit = {m: pipe.prompt_fit(canonical_prompt("square", "red", m, "black"), frames) for m in MOTIONS}
+        fit = {m: pipe.prompt_fit(canonical_prompt("square", "red", m, "black"), frames)
+               for m in ("right", "up", "left", "down", "static", "growing")}
         assert min(fit, key=fit.get) == scene.motion, fit
-        assert fit[scene.motion] < 0 and all(f > 0 for m, f in fit.items() if m != scene.motion), fit
-        # A margin over the likeliest rival: the clip's motion wins by about what the closest one
-        # loses by (exactly, where the same rival is closest at every noise level; against no
-        # prompt, the two would be unrelated numbers).
-        closest = min((m for m in MOTIONS if m != scene.motion), key=fit.get)
-        assert fit[scene.motion] == pytest.approx(-fit[closest], rel=0.05), fit
-
-
-def test_prompt_fit_without_a_reader_compares_with_no_prompt(pipe):
-    # No prompt reader (the tiny pipeline): no rivals to word, so the rival is the empty prompt.
-    frames = clip("right", 9)
-    assert pipe.rewriter is None and pipe.rivals("a red circle moving right") == []
-    z = pipe.encode_head(frames)
-    (text, mask), (null, null_mask) = pipe.encode_prompt("a red circle moving right")
-    gen, want = torch.Generator().manual_seed(0), 0.0
-    with torch.no_grad():
-        for t in FIT_TIMES:
-            noise = torch.randn(z.shape, generator=gen)
-            x = (1 - t) * z + t * noise
-            err = [float((pipe.transformer(x, torch.full((1,), t), s, m) - (noise - z))[:, 1:].pow(2).mean())
-                   for s, m in ((text, mask), (null, null_mask))]
-            want += err[0] - err[1]
-    assert pipe.prompt_fit("a red circle moving right", frames) == pytest.approx(want, rel=1e-5)
+        assert pipe.prompt_fit(canonical_prompt("circle", "blue", scene.motion, "gray"), frames) > fit[scene.motion] + 1

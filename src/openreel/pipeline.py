@@ -34,8 +34,6 @@ from .models.autoencoder import AutoencoderConfig, VideoAutoencoder, latent_fram
 from .models.dit import DiT, DiTConfig
 from .models.prompt_reader import PromptReader, PromptRewriter, ReaderConfig
 from .models.wordnet import WordNet
-from .world.captions import canonical_prompt
-from .world.contract import MOTIONS
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 
@@ -800,37 +798,22 @@ class VideoPipeline:
         states, mask = self.text_encoder([self.revise_prompt(prompt)])
         return (states, mask), self._null_text
 
-    def rivals(self, prompt: str) -> list[str]:
-        """prompt_fit's wordings: what the prompt says in the plainest training words (the prompt
-        reader's reading), then the same with each other motion. Empty without a prompt reader."""
-        if self.rewriter is None:
-            return []
-        r = self.rewriter.read(prompt)
-        return [canonical_prompt(r.shape, r.color, m, r.background)
-                for m in (r.motion, *(m for m in MOTIONS if m != r.motion))]
-
     @torch.no_grad()
     def prompt_fit(self, prompt: str, frames: np.ndarray) -> float:
         """How well `prompt` explains the frames (T, H, W, 3) uint8, lower is better: the
-        transformer's velocity error on their latents with the prompt, less its error with the
-        likeliest rival, at each of FIT_TIMES (fixed noise). The rivals are the prompt with each
-        other motion (rivals), all in training wording so only the motion differs; without a
-        prompt reader to read it, the one rival is no prompt. A diffusion model read as a
-        zero-shot classifier (Li et al. 2023; Clark & Jaini 2023): the model's own judgement, no
-        probe. Why rivals and not no prompt: above FIT_TIMES."""
+        transformer's velocity error on their latents with the prompt, less its error without
+        one, at each of FIT_TIMES (fixed noise). A diffusion model read as a zero-shot
+        classifier (Li et al. 2023; Clark & Jaini 2023): the model's own judgement, no probe."""
         z = self.encode_head(frames)  # (1, n, C, h, w)
-        texts = self.rivals(prompt)
-        conds = ([self.encode_prompt(t)[0] for t in texts] if texts
-                 else list(self.encode_prompt(prompt)))  # [prompt, rival(s)...], each (1, L, D), (1, L)
-        k = len(conds)
-        states, masks = torch.cat([s for s, _ in conds]), torch.cat([m for _, m in conds])  # (k, L, D), (k, L)
+        (text, mask), (null, null_mask) = self.encode_prompt(prompt)
         gen = torch.Generator().manual_seed(0)
         fit = 0.0
         for t in FIT_TIMES:
             noise = torch.randn(z.shape, generator=gen)
-            x = noisy(z, noise, torch.tensor([t])).expand(k, *z.shape[1:])  # one batch: every wording, the same noise
-            errors = (self.transformer(x, torch.full((k,), t), states, masks) - (noise - z))[:, 1:].pow(2).mean(dim=(1, 2, 3, 4))
-            fit += float(errors[0] - errors[1:].min())
+            x, tt = noisy(z, noise, torch.tensor([t])), torch.full((1,), t)
+            errors = [float((self.transformer(x, tt, s, m) - (noise - z))[:, 1:].pow(2).mean())
+                      for s, m in ((text, mask), (null, null_mask))]
+            fit += errors[0] - errors[1]
         return fit
 
     def velocity(self, prompt: str, guidance: float, known: torch.Tensor | None = None,
