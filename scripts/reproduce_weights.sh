@@ -7,9 +7,12 @@
 #   3. the diffusion transformer (the pool is encoded first, then image pre-training, then video);
 #   4. and 5. two continuations of the transformer, the second with caption version 2;
 #   6. the prompt reader, alone, on top of the step-5 weights;
-#   7. a last, gentler continuation of the transformer (12,000 steps at peak lr 1e-4 on 70% of the
+#   7. a gentler continuation of the transformer (12,000 steps at peak lr 1e-4 on 70% of the
 #      pool), with the prompt reader retrained in the same run (the reader depends only on its seed
-#      and the text encoder, so it comes out as in step 6).
+#      and the text encoder, so it comes out as in step 6);
+#   8. the prompt reader again, on sentence version 3;
+#   9. a new autoencoder (the TrainConfig defaults: 32x32 crops from the start, which keeps the small
+#      squares the step-1/2 one loses), and the step-8 transformer moved onto its latents.
 # Steps 1-4 ran before caption version 2 existed: to reproduce them exactly, check out the commit
 # before "Training captions v2" (876fb90^) for them, then this commit for steps 5 and 6.
 set -euo pipefail
@@ -44,3 +47,27 @@ cp "$OUT-cont3"/weights/{transformer.safetensors,prompt_reader.safetensors,confi
 #    steps: about 4 minutes on one core). The autoencoder and transformer stay as they are.
 .venv/bin/python -m openreel.train --out "$OUT-reader3" --init-from src/openreel/weights --reader-only true
 cp "$OUT-reader3"/weights/{prompt_reader.safetensors,config.json,data_manifest.json} src/openreel/weights/
+# 9. (a) a new autoencoder: the autoencoder stage alone with every TrainConfig default, seed 0
+#    (32x32 crops from the start; about 25 min on one core). Session 13 made the shipped one with
+#    the same call from Python, train_autoencoder(TrainConfig(seed=0), ...). --dit-steps 0 exports
+#    it with its latent shift and scale measured, before any transformer step.
+$OR train --out "$OUT-ae2" --dit-steps 0 --reader-steps 0
+# (b) the step-8 weights with that autoencoder in place of theirs.
+mkdir -p "$OUT-init9"
+cp src/openreel/weights/*.safetensors src/openreel/weights/{config.json,data_manifest.json} "$OUT-init9/"
+cp "$OUT-ae2/weights/autoencoder.safetensors" "$OUT-init9/"
+.venv/bin/python -c 'import json, sys
+cfg = json.load(open(sys.argv[1] + "/config.json"))
+cfg["autoencoder"] = json.load(open(sys.argv[2] + "/weights/config.json"))["autoencoder"]
+json.dump(cfg, open(sys.argv[1] + "/config.json", "w"), indent=2)' "$OUT-init9" "$OUT-ae2"
+# (c) 10,000 transformer steps on the new latents at peak lr 3e-4, on 70% of the pool, as two DDP
+#     processes of one thread each (the pool encoded in 9 min, the steps in 41 min, both cores).
+#     The prompt reader depends on neither the autoencoder nor the transformer: step 8's is kept.
+OMP_NUM_THREADS=1 .venv/bin/torchrun --nproc-per-node 2 -m openreel.train --out "$OUT-transfer" \
+    --init-from "$OUT-init9" --dit-steps 10000 --dit-lr 0.0003 --dit-image-steps 0 --pool-scale 0.7 --reader-steps 0
+cp "$OUT-transfer"/weights/{autoencoder.safetensors,transformer.safetensors,data_manifest.json} src/openreel/weights/
+.venv/bin/python -c 'import json, sys
+shipped = json.load(open("src/openreel/weights/config.json"))
+cfg = json.load(open(sys.argv[1] + "/weights/config.json"))
+cfg["prompt_reader"], cfg["train_reader"] = shipped["prompt_reader"], shipped["train_reader"]
+json.dump(cfg, open("src/openreel/weights/config.json", "w"), indent=2)' "$OUT-transfer"
