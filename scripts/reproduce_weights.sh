@@ -51,7 +51,7 @@ cp "$OUT-reader3"/weights/{prompt_reader.safetensors,config.json,data_manifest.j
 #    (32x32 crops from the start; about 25 min on one core). Session 13 made the shipped one with
 #    the same call from Python, train_autoencoder(TrainConfig(seed=0), ...). --dit-steps 0 exports
 #    it with its latent shift and scale measured, before any transformer step.
-$OR train --out "$OUT-ae2" --dit-steps 0 --reader-steps 0
+.venv/bin/python -m openreel.train --out "$OUT-ae2" --dit-steps 0 --reader-steps 0  # (the CLI refuses 0 steps)
 # (b) the step-8 weights with that autoencoder in place of theirs.
 mkdir -p "$OUT-init9"
 cp src/openreel/weights/*.safetensors src/openreel/weights/{config.json,data_manifest.json} "$OUT-init9/"
