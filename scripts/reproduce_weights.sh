@@ -61,7 +61,7 @@ cfg = json.load(open(sys.argv[1] + "/config.json"))
 cfg["autoencoder"] = json.load(open(sys.argv[2] + "/weights/config.json"))["autoencoder"]
 json.dump(cfg, open(sys.argv[1] + "/config.json", "w"), indent=2)' "$OUT-init9" "$OUT-ae2"
 # (c) 10,000 transformer steps on the new latents at peak lr 3e-4, on 70% of the pool, as two DDP
-#     processes of one thread each (the pool encoded in 9 min, the steps in 41 min, both cores).
+#     processes of one thread each (the pool encoded in 9 min, the steps in 39 min, both cores).
 #     The prompt reader depends on neither the autoencoder nor the transformer: step 8's is kept.
 OMP_NUM_THREADS=1 .venv/bin/torchrun --nproc-per-node 2 -m openreel.train --out "$OUT-transfer" \
     --init-from "$OUT-init9" --dit-steps 10000 --dit-lr 0.0003 --dit-image-steps 0 --pool-scale 0.7 --reader-steps 0
