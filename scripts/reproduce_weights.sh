@@ -62,12 +62,8 @@ cfg["autoencoder"] = json.load(open(sys.argv[2] + "/weights/config.json"))["auto
 json.dump(cfg, open(sys.argv[1] + "/config.json", "w"), indent=2)' "$OUT-init9" "$OUT-ae2"
 # (c) 10,000 transformer steps on the new latents at peak lr 3e-4, on 70% of the pool, as two DDP
 #     processes of one thread each (the pool encoded in 9 min, the steps in 39 min, both cores).
-#     The prompt reader depends on neither the autoencoder nor the transformer: step 8's is kept.
+#     The prompt reader depends on neither the autoencoder nor the transformer: with --reader-steps 0
+#     the run keeps step 8's (the export carries init_from's reader and the settings that trained it).
 OMP_NUM_THREADS=1 .venv/bin/torchrun --nproc-per-node 2 -m openreel.train --out "$OUT-transfer" \
     --init-from "$OUT-init9" --dit-steps 10000 --dit-lr 0.0003 --dit-image-steps 0 --pool-scale 0.7 --reader-steps 0
-cp "$OUT-transfer"/weights/{autoencoder.safetensors,transformer.safetensors,data_manifest.json} src/openreel/weights/
-.venv/bin/python -c 'import json, sys
-shipped = json.load(open("src/openreel/weights/config.json"))
-cfg = json.load(open(sys.argv[1] + "/weights/config.json"))
-cfg["prompt_reader"], cfg["train_reader"] = shipped["prompt_reader"], shipped["train_reader"]
-json.dump(cfg, open("src/openreel/weights/config.json", "w"), indent=2)' "$OUT-transfer"
+cp "$OUT-transfer"/weights/{autoencoder.safetensors,transformer.safetensors,config.json,data_manifest.json} src/openreel/weights/

@@ -59,9 +59,15 @@ def test_bad_input_is_one_clear_line_exit_2_and_nothing_written(tmp_path, args, 
     assert list(tmp_path.rglob("*")) == []
 
 
-def test_smoke_training_loss_falls_and_exports_a_working_model(tmp_path):
-    out = tmp_path / "run"
-    r = run("train", "--smoke", "--out", out, "--ae-steps", 120, "--dit-steps", 120, "--reader-steps", 60)
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    """One smoke training run (its folder and result), shared by the tests that read it or continue it."""
+    out = tmp_path_factory.mktemp("smoke") / "run"
+    return out, run("train", "--smoke", "--out", out, "--ae-steps", 120, "--dit-steps", 120, "--reader-steps", 60)
+
+
+def test_smoke_training_loss_falls_and_exports_a_working_model(smoke_run, tmp_path):
+    out, r = smoke_run
     assert r.returncode == 0, r.stderr[-2000:]
 
     def losses(name, key):
@@ -80,3 +86,19 @@ def test_smoke_training_loss_falls_and_exports_a_working_model(tmp_path):
     r = run("generate", "a red ball", "-o", clip, "--weights", out / "weights", "--steps", 2)
     assert r.returncode == 0, r.stderr
     assert read_video(clip)[0].shape == (16, 64, 64, 3)
+
+
+def test_a_continued_run_without_a_reader_stage_keeps_the_reader(smoke_run, tmp_path):
+    init, first = smoke_run
+    assert first.returncode == 0, first.stderr[-2000:]
+    out = tmp_path / "more"
+    r = run("train", "--smoke", "--out", out, "--init-from", init / "weights", "--dit-steps", 5, "--reader-steps", 0)
+    assert r.returncode == 0, r.stderr[-2000:]
+    before, after = init / "weights", out / "weights"
+    assert (after / "prompt_reader.safetensors").read_bytes() == (before / "prompt_reader.safetensors").read_bytes()
+    config, previous = (json.loads((d / "config.json").read_text()) for d in (after, before))
+    assert config["prompt_reader"] == previous["prompt_reader"]
+    assert config["train_reader"] == previous["train"]  # the settings that trained the kept reader
+    assert config["train"]["reader_steps"] == 0 and config["train"]["dit_steps"] == 5
+    stages = json.loads((after / "data_manifest.json").read_text())["stages"]
+    assert "prompt_reader" not in stages and "prompt_reader" in stages["continued_from"]["stages"]

@@ -185,7 +185,7 @@ def train(
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     session_steps: int = typer.Option(0, help="Stop after N steps this run (0 = no limit); run again to resume."),
     init_from: Optional[Path] = typer.Option(None, help="Continue from an exported weights folder (keeps its autoencoder)."),
-    reader_steps: int = typer.Option(3000, help="Prompt reader steps (0 = no reader: prompts go to the transformer as written)."),
+    reader_steps: int = typer.Option(3000, help="Prompt reader steps (0 = none trained: a run from --init-from keeps its reader; a fresh one has none, and prompts go to the transformer as written)."),
     reader_only: bool = typer.Option(False, help="Train only the prompt reader, keeping --init-from's autoencoder and transformer."),
     smoke: bool = typer.Option(False, help="A tiny, fast run that only checks the loss falls."),
 ) -> None:

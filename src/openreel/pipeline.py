@@ -740,13 +740,20 @@ class VideoPipeline:
         config = json.loads(cfg_path.read_text())
         ae = cls.load_autoencoder(path)
         dit = cls.load_transformer(path)
-        reader = None
-        if "prompt_reader" in config:  # older weights folders have none: prompts then go to the transformer as given
-            reader = PromptReader(ReaderConfig(**config["prompt_reader"]))
-            reader.load_state_dict(load_file(path / "prompt_reader.safetensors"))
         te = text_encoder or CachedTextEncoder(TextEncoder())
         return cls(te, ae, dit, GenerationDefaults.from_dict(config.get("defaults", {})), config.get("name", "openreel-v1"),
-                   reader=reader)
+                   reader=cls.load_reader(path))
+
+    @staticmethod
+    def load_reader(path: Path) -> PromptReader | None:
+        """The folder's prompt reader; None for older folders, whose prompts go to the transformer as given."""
+        from safetensors.torch import load_file
+        config = json.loads((path / "config.json").read_text())
+        if "prompt_reader" not in config:
+            return None
+        reader = PromptReader(ReaderConfig(**config["prompt_reader"]))
+        reader.load_state_dict(load_file(path / "prompt_reader.safetensors"))
+        return reader
 
     @staticmethod
     def load_transformer(path: Path) -> DiT:

@@ -62,7 +62,8 @@ class TrainConfig:
     # (what most limits extension seams and blends, issue 3).
     dit_motion_weight: float = 0.0
     pool_scale: float = 1.0  # multiplies every pool bucket's clip count (smoke runs use a sliver)
-    # Stage 3: the prompt reader (models/prompt_reader.py), on tagged sentences. 0 steps = none.
+    # Stage 3: the prompt reader (models/prompt_reader.py), on tagged sentences. 0 steps = none trained
+    # (a run from init_from then keeps that folder's reader; see export).
     reader_steps: int = 3000
     reader_batch: int = 64
     # A fixed set, encoded once by MiniLM (about 2 minutes on one core). Sentence version 3 has more
@@ -577,6 +578,11 @@ def export(cfg: TrainConfig, ae: VideoAutoencoder, dit: torch.nn.Module, reader,
     from .models.text_encoder import CachedTextEncoder, TextEncoder
     from .pipeline import VideoPipeline
     from .world.manifest import build_manifest
+    previous_config = json.loads((Path(cfg.init_from) / "config.json").read_text()) if cfg.init_from else {}
+    # A continued run without a reader stage keeps init_from's reader instead of exporting without one.
+    kept_reader = reader is None and "prompt_reader" in previous_config
+    if kept_reader:
+        reader = VideoPipeline.load_reader(Path(cfg.init_from))
     stages = {}
     if not cfg.reader_only:
         stages["autoencoder"] = {"steps": cfg.ae_steps, "batch": cfg.ae_batch, "frames": cfg.ae_frames,
@@ -584,7 +590,7 @@ def export(cfg: TrainConfig, ae: VideoAutoencoder, dit: torch.nn.Module, reader,
         stages["transformer"] = {
             "steps": cfg.dit_steps, "batch": cfg.dit_batch, "image_steps": cfg.dit_image_steps,
             "pool": [{"width": w, "height": h, "frames": f, "clips": n} for w, h, f, n, _ in pool_buckets(cfg)]}
-    if reader is not None:
+    if reader is not None and not kept_reader:
         from .world.captions import READER_SENTENCES_VERSION
         stages["prompt_reader"] = {"steps": cfg.reader_steps, "batch": cfg.reader_batch, "sentences": cfg.reader_sentences,
                                    "sentences_version": READER_SENTENCES_VERSION,
@@ -599,8 +605,9 @@ def export(cfg: TrainConfig, ae: VideoAutoencoder, dit: torch.nn.Module, reader,
     manifest = build_manifest(cfg.seed, stages)
     extra = {"data_manifest_sha256": manifest["sha256"], "train": cfg.to_dict()}
     if cfg.reader_only:  # the autoencoder and transformer are init_from's: keep the settings that trained them
-        extra = {**extra, "train": json.loads((Path(cfg.init_from) / "config.json").read_text())["train"],
-                 "train_reader": cfg.to_dict()}
+        extra = {**extra, "train": previous_config["train"], "train_reader": cfg.to_dict()}
+    elif kept_reader:  # and the kept reader keeps the settings that trained it (its own stage's, or its run's)
+        extra["train_reader"] = previous_config.get("train_reader", previous_config["train"])
     pipe = VideoPipeline(CachedTextEncoder(encoder or TextEncoder()), ae, dit, reader=reader)
     pipe.save_pretrained(dest, extra=extra)
     (dest / "data_manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
