@@ -15,104 +15,35 @@ then paused every artist. Here:
   * every administrative act, and every video's creating key, goes into an
     append-only, hash-chained audit log that `openreel audit verify` checks.
 
+`Access` is the one object the API, CLI and services use. Its parts live beside
+it, each readable alone: keys.py (roles, scopes, the users and api_keys tables),
+leaks.py (request counts and the leak rules), audit.py (the hash chain). Their
+names are re-exported here, so `from openreel.service.access import ...` keeps working.
+
 No HTTP here: the API layer passes the header, client address and user agent.
 """
 
 from __future__ import annotations
 
-import atexit
 import hashlib
 import hmac
 import ipaddress
 import json
-import logging
 import secrets
-import threading
 import time
-import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import (JSON, BigInteger, Column, Float, Integer, String, Table, Text, UniqueConstraint, func,
-                        insert, select, text, update)
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
+from . import audit as audit_chain
+from .audit import GENESIS, audit_log  # noqa: F401  (re-exported)
+from .keys import KEY_PREFIX, ROLES, SCOPES, api_keys, users  # noqa: F401  (SCOPES re-exported)
+from .leaks import LeakRules, LeakWatch
+from .leaks import MinuteCounts, hash_prompt, key_minutes, key_sightings  # noqa: F401  (re-exported)
 from .settings import Settings
 from .store import Store, metadata
-
-log = logging.getLogger("openreel.access")
-
-SCOPES = ("videos:create", "videos:read", "videos:delete", "review", "admin")
-ROLES: dict[str, tuple[str, ...]] = {  # the scopes a role's keys may carry
-    "admin": SCOPES,
-    "reviewer": ("videos:read", "review"),
-    "creator": ("videos:create", "videos:read", "videos:delete"),
-    "viewer": ("videos:read",),
-}
-KEY_PREFIX = "ork_"
-
-users = Table(
-    "users", metadata,
-    Column("id", String(40), primary_key=True),
-    Column("name", String(200), unique=True, nullable=False),
-    Column("role", String(16), nullable=False),
-    Column("created_at", BigInteger, nullable=False),
-)
-
-api_keys = Table(
-    "api_keys", metadata,
-    Column("id", String(40), primary_key=True),  # key_...: how admins refer to a key; never the secret
-    Column("digest", String(64), unique=True, nullable=False),  # HMAC-SHA256(server secret, key), hex
-    Column("prefix", String(16), nullable=False),  # the first characters, for people to recognise it
-    Column("name", String(200), nullable=False),
-    Column("owner_id", String(40), nullable=False, index=True),
-    Column("scopes", JSON, nullable=False),
-    Column("created_at", BigInteger, nullable=False),
-    Column("last_used_at", BigInteger),
-    Column("expires_at", BigInteger),
-    Column("revoked_at", BigInteger),
-    Column("suspended_at", BigInteger),
-    Column("suspended_reason", Text),
-    # Limits (null = no limit).
-    Column("rpm", Integer),  # requests per minute
-    Column("max_concurrent", Integer),  # queued + running jobs at once
-    Column("max_seconds", Integer),  # per video
-    Column("max_pixels", Integer),  # per video, width x height of the output
-    Column("daily_seconds", Integer),  # video-seconds per UTC day
-    Column("allowed_cidrs", JSON),  # client networks, e.g. ["10.0.0.0/8"]
-)
-
-# Per key and minute: request counts, the baseline's raw material.
-key_minutes = Table(
-    "key_minutes", metadata,
-    Column("key_id", String(40), primary_key=True),
-    Column("minute", BigInteger, primary_key=True),
-    Column("requests", Integer, nullable=False),
-)
-
-# Per key: distinct client addresses, user agents and prompts, with when each was last seen.
-key_sightings = Table(
-    "key_sightings", metadata,
-    Column("key_id", String(40), primary_key=True),
-    Column("kind", String(8), primary_key=True),  # ip | ua | prompt
-    Column("value", String(128), primary_key=True),  # prompts as a hash, never the text
-    Column("first_seen", Float, nullable=False),
-    Column("last_seen", Float, nullable=False),
-)
-
-audit_log = Table(
-    "audit_log", metadata,
-    Column("seq", Integer, primary_key=True, autoincrement=True),
-    Column("at", Float, nullable=False),
-    Column("actor", String(80), nullable=False),  # user:<id> / key:<id> / system
-    Column("action", String(40), nullable=False),
-    Column("target", String(80)),
-    Column("details", Text, nullable=False),  # canonical JSON
-    Column("prev_hash", String(64), nullable=False),
-    Column("hash", String(64), nullable=False),
-    UniqueConstraint("prev_hash", name="audit_chain_is_linear"),  # two appends can't share a parent
-)
-GENESIS = "0" * 64
 
 
 class AccessError(Exception):
@@ -139,141 +70,18 @@ class Principal:
         return "admin" in self.scopes
 
 
-@dataclass(frozen=True)
-class LeakRules:
-    """When a key's traffic looks like a leak. Windows in seconds; counts per window."""
-    window: float = 600.0
-    max_addresses: int = 8  # distinct client addresses in a window (a laptop, CI and a server are 3)
-    max_user_agents: int = 8  # distinct user agents in a window
-    rate_floor: int = 1200  # requests in the current minute never trip below this (10 jobs polled at 2 Hz)...
-    rate_factor: float = 5.0  # ...and trip above this many times the key's baseline per minute
-    prompt_floor: int = 30  # distinct prompts in a window never trip below this...
-    prompt_factor: float = 5.0  # ...and trip above this many times the baseline per window
-
-
-def hash_prompt(prompt: str) -> str:
-    return hashlib.sha256(prompt.encode()).hexdigest()[:32]
-
-
-class MinuteCounts:
-    """Requests per key and clock minute: counted in memory, added to key_minutes about once a second.
-
-    Why not a write per request: every write takes the database's write lock (SQLite has one
-    writer for all processes), and under a few hundred polls a second that lock, shared with the
-    workers' heartbeats, set the latency, not the work. Here a request only touches a dict; a
-    background thread adds the pending increments in one transaction and reads back the totals,
-    which include other processes' requests. So within one process a count is exact; across
-    processes it lags by at most `every` seconds; a crash loses at most that much counting.
-    """
-
-    def __init__(self, engine, every: float = 1.0):
-        self.engine, self.every = engine, every
-        self._lock = threading.Lock()  # guards the dicts; held for microseconds
-        self._flushing = threading.Lock()  # one flush at a time (the thread, atexit)
-        self._pending: dict[tuple[str, int], int] = {}  # not yet written
-        self._known: dict[tuple[str, int], int] = {}  # the database's total at the last flush
-        self._writing: dict[tuple[str, int], int] = {}  # being written now (counted until the totals are back)
-        self._touched: dict[str, int] = {}  # key -> last_used_at to write
-        self._thread: threading.Thread | None = None
-        atexit.register(_flush_at_exit, weakref.ref(self))
-
-    def add(self, key_id: str, minute: int, touched_at: int | None = None) -> int:
-        """Count one request; returns the requests of this key in this minute, this one included."""
-        with self._lock:
-            k = (key_id, minute)
-            self._pending[k] = self._pending.get(k, 0) + 1
-            if touched_at is not None:
-                self._touched[key_id] = touched_at
-            if self._thread is None:
-                self._thread = threading.Thread(target=_flush_every, args=(weakref.ref(self), self.every),
-                                                name="minute-counts", daemon=True)
-                self._thread.start()
-            return self._known.get(k, 0) + self._writing.get(k, 0) + self._pending[k]
-
-    def forget(self, key_id: str) -> None:
-        """A reinstated key starts its minute again (its rows were deleted)."""
-        with self._lock:
-            for k in [k for k in self._known if k[0] == key_id]:
-                del self._known[k]
-            for k in [k for k in self._pending if k[0] == key_id]:
-                del self._pending[k]
-            self._writing = {k: n for k, n in self._writing.items() if k[0] != key_id}
-
-    def flush(self) -> None:
-        with self._flushing:
-            self._flush()
-
-    def _flush(self) -> None:
-        with self._lock:
-            pending, touched = self._pending, self._touched
-            self._pending, self._touched, self._writing = {}, {}, pending
-        if not pending and not touched:
-            return
-        totals = {}
-        try:
-            with self.engine.begin() as c:
-                if c.dialect.name == "postgresql":
-                    c.execute(text("SET LOCAL synchronous_commit TO OFF"))  # counters: not worth an fsync
-                for (key_id, minute), n in sorted(pending.items()):  # one order in every process: no deadlocks
-                    totals[(key_id, minute)] = _upsert(
-                        c, key_minutes, {"key_id": key_id, "minute": minute, "requests": n},
-                        ["key_id", "minute"], {"requests": key_minutes.c.requests + n},
-                        returning=key_minutes.c.requests)
-                for key_id, at in sorted(touched.items()):
-                    c.execute(update(api_keys).where(api_keys.c.id == key_id).values(last_used_at=at))
-        except BaseException:
-            with self._lock:  # put them back, so nothing is lost
-                self._writing = {}
-                for k, n in pending.items():
-                    self._pending[k] = self._pending.get(k, 0) + n
-                for k, at in touched.items():
-                    self._touched.setdefault(k, at)
-            raise
-        with self._lock:
-            self._known.update(totals)
-            self._writing = {}
-            newest = max(m for _, m in self._known) if self._known else 0
-            for k in [k for k in self._known if k[1] < newest - 1]:  # only this minute and the last matter
-                del self._known[k]
-
-
-def _flush_every(ref: "weakref.ref[MinuteCounts]", every: float) -> None:
-    """The background writer: flushes while its MinuteCounts lives (a weak reference, so an
-    Access that is dropped, as tests drop many, takes its thread with it)."""
-    while True:
-        time.sleep(every)
-        counts = ref()
-        if counts is None:
-            return
-        try:
-            counts.flush()
-        except Exception:  # the database is away for a moment: the counts are kept, try again
-            log.exception("could not write request counts; will retry")
-        del counts
-
-
-def _flush_at_exit(ref: "weakref.ref[MinuteCounts]") -> None:
-    counts = ref()
-    if counts is None:
-        return
-    try:
-        counts.flush()
-    except Exception as exc:  # the database may be gone already (a test's temporary folder)
-        log.warning("request counts not written at exit: %s", exc)
-
-
 class Access:
+    """Users, keys, the checks on every request, and the audit trail, over one database."""
+
     def __init__(self, settings: Settings, store: Store):
         self.settings = settings
         self.store = store
         self.engine = store.engine
-        metadata.create_all(self.engine)  # this module's tables (the store made its own)
+        metadata.create_all(self.engine)  # keys.py's, leaks.py's and audit.py's tables (the store made its own)
         self.rules = LeakRules(**settings.leak_rules)
         self._secret = settings.secret_key.encode()
-        # Per-process memos that only skip redundant writes and reads; the database stays the truth.
-        self._sighted: dict[tuple[str, str, str], float] = {}  # (key, kind, value) -> when this process last wrote it
-        self._baseline: dict[tuple[str, int], float] = {}  # (key, minute) -> mean requests per earlier minute
-        self.counts = MinuteCounts(self.engine)
+        self.leaks = LeakWatch(self.engine, self.rules)  # per-process memos; the database stays the truth
+        self.counts = self.leaks.counts
 
     # -- keys ------------------------------------------------------------------
 
@@ -395,10 +203,7 @@ class Access:
             raise ValueError(f"key {key_id} is not suspended")
         with self.engine.begin() as c:
             c.execute(update(api_keys).where(api_keys.c.id == key_id).values(suspended_at=None, suspended_reason=None))
-            # A fresh start for the leak rules: what tripped them is history now.
-            c.execute(key_sightings.delete().where(key_sightings.c.key_id == key_id))
-            c.execute(key_minutes.delete().where(key_minutes.c.key_id == key_id,
-                                                 key_minutes.c.minute >= int(time.time() // 60) - 1))
+            self.leaks.forget(c, key_id)  # a fresh start for the leak rules
         self.counts.forget(key_id)
         self.audit(actor, "key.reinstate", key_id, {})
         return self.key(key_id)
@@ -443,8 +248,13 @@ class Access:
             raise AccessError(403, "this API key is suspended: used from outside its allowed networks",
                               "key_suspended")
         minute = int(now // 60)
-        count, new_sighting = self._count_request(p.key_id, minute, client_ip, user_agent, now, k["last_used_at"])
-        self._check_leaks(p, minute, count, now, new_sighting)
+        count, new_sighting = self.leaks.count_request(p.key_id, minute, client_ip, user_agent, now,
+                                                       k["last_used_at"])
+        reason = self.leaks.request_leak(p.key_id, minute, count, now, new_sighting)
+        if reason:
+            self.suspend(p.key_id, f"possible leak: {reason}")
+            raise AccessError(403, f"this API key is suspended: possible leak ({reason}). An admin can reinstate "
+                                   "it; other keys are not affected", "key_suspended")
         if scope not in p.scopes:
             raise AccessError(403, f"this API key lacks the {scope} scope", "missing_scope", type="permission_error")
         if p.limits["rpm"] and count > p.limits["rpm"]:
@@ -453,79 +263,10 @@ class Access:
                               "rate_limit_exceeded", type="rate_limit_error", headers={"Retry-After": str(retry)})
         return p
 
-    def _count_request(self, key_id: str, minute: int, ip: str, ua: str, now: float,
-                       last_used: int | None) -> tuple[int, bool]:
-        """Count this request in its minute, note a new address or agent, touch last_used_at.
-
-        Returns (requests this minute, whether a new address or agent was written). The count and
-        last_used_at are kept in memory and written in batches (MinuteCounts); a sighting is written
-        at once, since the leak rules count distinct sightings, unless this process wrote the same one
-        in the last 30 s (the leak window is minutes long). New sightings are rare, so most requests
-        write nothing at all.
-        """
-        fresh = [(kind, value) for kind, value in (("ip", ip), ("ua", (ua or "")[:128]))
-                 if now - self._sighted.get((key_id, kind, value), 0.0) > 30]
-        if fresh:
-            with self.engine.begin() as c:
-                if c.dialect.name == "postgresql":
-                    # Sightings may lose a moment's writes in a crash; not worth an fsync each.
-                    c.execute(text("SET LOCAL synchronous_commit TO OFF"))
-                for kind, value in fresh:
-                    _upsert(c, key_sightings, {"key_id": key_id, "kind": kind, "value": value, "first_seen": now,
-                                               "last_seen": now}, ["key_id", "kind", "value"], {"last_seen": now})
-            for kind, value in fresh:
-                self._sighted[(key_id, kind, value)] = now
-            if len(self._sighted) > 100_000:
-                self._sighted.clear()
-        touch = not last_used or now - last_used >= 10  # coarse: last_used_at is for people, not for limits
-        return self.counts.add(key_id, minute, int(now) if touch else None), bool(fresh)
-
-    def _check_leaks(self, p: Principal, minute: int, count: int, now: float, new_sighting: bool) -> None:
-        r = self.rules
-        base = self._baseline.get((p.key_id, minute))
-        if base is None:  # earlier minutes don't change within this one: read once per minute
-            with self.engine.connect() as c:
-                base = float(c.execute(select(func.avg(key_minutes.c.requests)).where(
-                    key_minutes.c.key_id == p.key_id, key_minutes.c.minute < minute,
-                    key_minutes.c.minute >= minute - 24 * 60)).scalar() or 0.0)
-            if len(self._baseline) > 100_000:
-                self._baseline.clear()
-            self._baseline[(p.key_id, minute)] = base
-        seen: dict[str, int] = {}
-        if new_sighting:  # distinct counts only grow when something new is seen
-            with self.engine.connect() as c:
-                seen = dict(c.execute(select(key_sightings.c.kind, func.count()).where(
-                    key_sightings.c.key_id == p.key_id, key_sightings.c.last_seen >= now - r.window)
-                    .group_by(key_sightings.c.kind)).fetchall())
-        base_rpm = base
-        reason = None
-        if seen.get("ip", 0) > r.max_addresses:
-            reason = f"{seen['ip']} distinct client addresses in {r.window / 60:g} min (limit {r.max_addresses})"
-        elif seen.get("ua", 0) > r.max_user_agents:
-            reason = f"{seen['ua']} distinct user agents in {r.window / 60:g} min (limit {r.max_user_agents})"
-        elif count > max(r.rate_floor, r.rate_factor * float(base_rpm)):
-            reason = f"{count} requests this minute against a baseline of {float(base_rpm):.1f} per minute"
-        if reason:
-            self.suspend(p.key_id, f"possible leak: {reason}")
-            raise AccessError(403, f"this API key is suspended: possible leak ({reason}). An admin can reinstate "
-                                   "it; other keys are not affected", "key_suspended")
-
     def record_prompt(self, p: Principal, prompt: str) -> None:
         """Track distinct prompts per key; a burst far above the key's baseline suspends it."""
-        r, now = self.rules, time.time()
-        with self.engine.begin() as c:
-            _upsert(c, key_sightings, {"key_id": p.key_id, "kind": "prompt", "value": hash_prompt(prompt),
-                                       "first_seen": now, "last_seen": now},
-                    ["key_id", "kind", "value"], {"last_seen": now})
-            recent = c.execute(select(func.count()).select_from(key_sightings).where(
-                key_sightings.c.key_id == p.key_id, key_sightings.c.kind == "prompt",
-                key_sightings.c.first_seen >= now - r.window)).scalar()
-            older = c.execute(select(func.count()).select_from(key_sightings).where(
-                key_sightings.c.key_id == p.key_id, key_sightings.c.kind == "prompt",
-                key_sightings.c.first_seen < now - r.window, key_sightings.c.first_seen >= now - 86400)).scalar()
-        baseline = older / max(1.0, (86400 - r.window) / r.window)  # new prompts per window, over the last day
-        if recent > max(r.prompt_floor, r.prompt_factor * baseline):
-            reason = f"{recent} new distinct prompts in {r.window / 60:g} min against a baseline of {baseline:.1f}"
+        reason = self.leaks.prompt_leak(p.key_id, prompt)
+        if reason:
             self.suspend(p.key_id, f"possible leak: {reason}")
             raise AccessError(403, f"this API key is suspended: possible leak ({reason})", "key_suspended")
 
@@ -558,38 +299,14 @@ class Access:
 
     def audit(self, actor: str, action: str, target: str | None, details: dict) -> None:
         """Append one row to the hash chain (retrying if another process appended first)."""
-        body = json.dumps(details, sort_keys=True, separators=(",", ":"), default=str)
-        for _ in range(50):
-            try:
-                with self.engine.begin() as c:
-                    prev = c.execute(select(audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)).scalar()
-                    prev = prev or GENESIS
-                    at = time.time()
-                    c.execute(insert(audit_log).values(at=at, actor=actor, action=action, target=target, details=body,
-                                                       prev_hash=prev,
-                                                       hash=_chain(prev, at, actor, action, target, body)))
-                return
-            except (IntegrityError, OperationalError):
-                time.sleep(0.01)
-        raise RuntimeError("could not append to the audit log")
+        audit_chain.append(self.engine, actor, action, target, details)
 
     def audit_rows(self, limit: int = 1000) -> list[dict]:
-        with self.engine.connect() as c:
-            return [dict(r._mapping) for r in c.execute(select(audit_log).order_by(audit_log.c.seq).limit(limit))]
+        return audit_chain.rows(self.engine, limit)
 
     def verify_audit(self) -> tuple[bool, int | None, str]:
         """Walk the chain. Returns (ok, first bad row's seq, message)."""
-        prev = GENESIS
-        n = 0
-        with self.engine.connect() as c:
-            for r in c.execute(select(audit_log).order_by(audit_log.c.seq)):
-                n += 1
-                if r.prev_hash != prev:
-                    return False, r.seq, f"row {r.seq}: its link to the previous row is broken (a row was removed or reordered)"
-                if _chain(r.prev_hash, r.at, r.actor, r.action, r.target, r.details) != r.hash:
-                    return False, r.seq, f"row {r.seq}: its contents do not match its hash (it was altered)"
-                prev = r.hash
-        return True, None, f"audit log intact: {n} rows"
+        return audit_chain.verify(self.engine)
 
     # -- first start ------------------------------------------------------------------
 
@@ -607,26 +324,9 @@ class Access:
         return None if configured else key
 
 
-def _chain(prev: str, at: float, actor: str, action: str, target: str | None, details: str) -> str:
-    payload = json.dumps([prev, repr(float(at)), actor, action, target, details], separators=(",", ":"))
-    return hashlib.sha256(payload.encode()).hexdigest()
-
-
 def _in_networks(ip: str, cidrs: list[str]) -> bool:
     try:
         addr = ipaddress.ip_address(ip)
     except ValueError:
         return False
     return any(addr in ipaddress.ip_network(c, strict=False) for c in cidrs)
-
-
-def _upsert(conn, table: Table, values: dict, keys: list[str], on_conflict: dict, returning=None):
-    """INSERT ... ON CONFLICT DO UPDATE [RETURNING], in the dialect at hand (SQLite and PostgreSQL both have it)."""
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    stmt = dialect_insert(table).values(**values).on_conflict_do_update(index_elements=keys, set_=on_conflict)
-    if returning is not None:
-        return conn.execute(stmt.returning(returning)).scalar()
-    conn.execute(stmt)
