@@ -4,15 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from openreel.eval.prompts import held_out_set, seen_set
-from openreel.models.prompt_reader import (PromptReader, ReaderConfig, best_span, likely_span, reader_loss,
-                                           word_states)
+from openreel.eval.prompts import dev2_set, dev3_set, dev_set, held_out_set, paraphrase_set, seen_set
+from openreel.models.prompt_reader import (ATTRIBUTES, Explanation, PromptReader, ReaderConfig, best_span,
+                                           likely_span, reader_loss, word_states)
 from openreel.world import captions
 
 
 @pytest.fixture(scope="module")
 def pipe():
-    from openreel.pipeline import VideoPipeline
+    from openreel.backends.builtin import VideoPipeline
     return VideoPipeline.from_pretrained()
 
 
@@ -110,6 +110,71 @@ def test_a_rewritten_prompt_makes_the_video_of_its_revision(pipe):
     finally:
         pipe.rewrite_prompts = True
     assert "revised_prompt" not in raw.params and not np.array_equal(raw.frames, video.frames)
+
+
+def test_explain_names_the_words_the_model_cannot_draw(pipe):
+    rw = pipe.rewriter
+    prompt = "a dog running on the beach at sunset"
+    e = rw.explain(prompt)
+    assert e.revised == rw.revise(prompt)
+    assert {"dog", "beach", "sunset"} <= set(e.unplaced)
+    # Only content words: no article, preposition or training word that says nothing.
+    assert not {"a", "on", "the", "at"} & set(e.unplaced)
+    # "dog" tells no shape: the circle is a guess (the tagger also took it for the colour).
+    assert e.guessed["shape"] and e.guessed["color"]
+    for word in ("dog", "beach", "sunset"):
+        assert f'"{word}"' in e.message
+    assert f'drawing "{e.revised}"' in e.message
+
+
+def test_explain_has_nothing_to_say_about_training_wording(pipe):
+    for prompt in ["a red circle moving right on a navy background"] + [c.prompt for c in seen_set()[:8]]:
+        e = pipe.rewriter.explain(prompt)
+        assert (e.revised, e.unplaced, e.message) == (prompt, (), ""), prompt
+        assert e.guessed == {tag: False for tag in ATTRIBUTES}
+
+
+def test_explain_places_a_paraphrase_it_reads(pipe):
+    # WordNet reads "crimson" as red and "ball" is a training word: every attribute is told.
+    prompt = "a crimson ball drifting to the left against a black backdrop"
+    e = pipe.rewriter.explain(prompt)
+    assert e.revised == captions.canonical_prompt("circle", "red", "left", "black")
+    assert not {"crimson", "ball", "left", "black"} & set(e.unplaced)
+    assert e.guessed == {tag: False for tag in ATTRIBUTES}
+    assert e.message == ""
+
+
+def test_explain_reports_what_a_second_object_loses(pipe):
+    # One shape per video: the words of the second object are reported, telling words included.
+    e = pipe.rewriter.explain("two red squares and a blue triangle spinning")
+    assert {"two", "triangle", "spinning"} <= set(e.unplaced)
+
+
+def test_explain_revises_as_revise_does_and_reads_no_further(pipe, monkeypatch):
+    rw = pipe.rewriter
+    prompts = ["a dog running on the beach at sunset", "a cat", "an astronaut riding a horse on mars",
+               "show me a big shiny sphere descending slowly over a dark sky",
+               "a video of an umber trigon heading eastward"]
+    prompts += [c.prompt for sets in (paraphrase_set, dev_set, dev2_set, dev3_set, held_out_set)
+                for c in sets()[:2]]
+    revised = [rw.revise(p) for p in prompts]
+    # explain works from the cached reading: no MiniLM call of its own.
+    monkeypatch.setattr(rw.encoder, "bert", None)
+    for prompt, want in zip(prompts, revised):
+        e = rw.explain(prompt)
+        assert e.revised == want, prompt
+        assert set(e.guessed) == set(ATTRIBUTES)
+        assert bool(e.message) == bool(e.unplaced or any(e.guessed.values()))
+
+
+def test_explanation_message():
+    none = {tag: False for tag in ATTRIBUTES}
+    assert Explanation("a red circle", (), none).message == ""
+    assert Explanation("a red circle", ("dog", "beach"), none).message == \
+        'could not place "dog", "beach"; drawing "a red circle" instead'
+    guessed = {**none, "color": True, "motion": True}
+    assert Explanation("a red circle growing", (), guessed).message == \
+        'no word says the color or motion; drawing "a red circle growing", a guess'
 
 
 def test_tagged_sentences_are_deterministic_and_tag_every_word():

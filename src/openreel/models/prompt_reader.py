@@ -18,6 +18,8 @@ Two steps, both over the frozen all-MiniLM-L6-v2 encoder the model conditions on
      "umber" is a brown and "trigon" a triangle.
 
 A prompt made only of training words is passed through untouched: the model reads those itself.
+PromptRewriter.explain says what a rewrite left out: the words it could not place in the model's
+world ("a dog running on the beach" -> "dog", "running", "beach"), and the attributes it guessed.
 """
 
 from __future__ import annotations
@@ -52,6 +54,25 @@ COMPASS = {"north": "up", "south": "down", "east": "right", "west": "left"}
 # reader of sentence version 3: no fallback 86% / 15% / 13%, floor 0.3: 86 / 17 / 14, 0.1: 89 / 18 / 14,
 # 0.05 and 0.01: 90 / 18 / 14.
 BACKGROUND_FLOOR = 0.05
+ATTRIBUTES = ("shape", "color", "motion", "background")
+# Words that say nothing a video of the model's world could show, for PromptRewriter.explain:
+# articles, pronouns, prepositions, conjunctions, auxiliaries, and the words that ask for a video
+# or frame a backdrop. Not directions ("up", "left"): those are motions.
+STOP_WORDS = frozenset("""
+    a an the this that these those some any each every another one such
+    i me my you your it its it's itself he him his she her they them their we us our there here
+    what which who whom whose where when while how
+    of to in on at by for from with without into onto over under above below behind beside near
+    against across through toward towards along around within upon about as than
+    and or but nor so then if because
+    is are was were be been being am do does did has have had will would can could should may might
+    must shall let stay stays remain remains become becomes becoming seem seems appear appears keep keeps
+    video clip animation animated animate footage gif loop scene shot camera render show showing shows
+    generate create make produce please imagine picture see watch look featuring just very
+    background backdrop surroundings environment setting canvas screen thing
+""".split())
+# The parts of speech that can say an attribute, for explain's WordNet test: a noun says no motion.
+EXPLAIN_POS = {"motion": ("verb", "adj", "adv"), "shape": ("noun", "adj")}
 
 
 @dataclass
@@ -114,6 +135,55 @@ def telling_words(table: dict[str, list[str]]) -> dict[str, set[str]]:
             for v, ws in words.items()}
 
 
+@dataclass(frozen=True)
+class Explanation:
+    """PromptRewriter.explain's answer: what the model draws for a prompt, and what it left out."""
+    revised: str  # the caption drawn: revise(prompt)
+    unplaced: tuple[str, ...]  # the prompt's content words no attribute placed, in prompt order
+    guessed: dict  # attribute -> True when no word of the prompt told its value
+
+    @property
+    def message(self) -> str:
+        """One sentence for the user, or "" when everything was placed."""
+        if self.unplaced:
+            words = ", ".join(f'"{w}"' for w in self.unplaced)
+            return f'could not place {words}; drawing "{self.revised}" instead'
+        guesses = [tag for tag in ATTRIBUTES if self.guessed.get(tag)]
+        if guesses:
+            named = ", ".join(guesses[:-1]) + " or " * (len(guesses) > 1) + guesses[-1]
+            return f'no word says the {named}; drawing "{self.revised}", a guess'
+        return ""
+
+
+def only_value(table: dict[str, list[str]]) -> dict[str, str]:
+    """word -> the value whose training phrases alone use it; function words and words of two
+    values' phrases are left out."""
+    values: dict[str, set[str]] = {}
+    for value, phrases in table.items():
+        for p in phrases:
+            for w in captions.split_words(p):
+                values.setdefault(w, set()).add(value)
+    return {w: next(iter(vs)) for w, vs in values.items() if len(vs) == 1 and w not in FUNCTION_WORDS}
+
+
+class PartsOfSpeech:
+    """A view of a WordNet that knows only some parts of speech, in the words asked about and in
+    where their senses lead (the verb "beach" leads to the noun, "sloping down to the water")."""
+
+    def __init__(self, wordnet: WordNet, pos: tuple[str, ...]):
+        self.wordnet, self.pos = wordnet, pos
+
+    def synset(self, pos: str, offset: int):
+        syn = self.wordnet.synset(pos, offset)
+        return syn._replace(pointers=tuple(p for p in syn.pointers if p[1] in self.pos))
+
+    def senses(self, word: str):
+        return [(rank, self.synset(pos, offset), pos, offset) for rank, _, pos, offset in self.wordnet.senses(word)
+                if pos in self.pos]
+
+    neighbourhood = WordNet.neighbourhood
+
+
 class PromptRewriter:
     """Reads prompts with a trained PromptReader and rewrites the ones in unfamiliar wording."""
 
@@ -131,6 +201,8 @@ class PromptRewriter:
         self.told_by = {tag: {w: v for v, ws in telling_words(table).items() for w in ws}
                         for tag, table in tables.items()}
         self.told_by["motion"].update({w: v for w, v in COMPASS.items() if v in tables["motion"]})
+        # word -> the value whose training phrases alone use it ("round" -> circle, "dark" -> none)
+        self.hinted_by = {tag: only_value(table) for tag, table in tables.items()}
         self._vectors: dict[str, torch.Tensor] = {}
         # Every mode and draw asks again for the same prompt, and the evaluator asks what was read.
         self.read = lru_cache(maxsize=4096)(self._read)
@@ -188,20 +260,22 @@ class PromptRewriter:
             score[value] += WORDNET_WEIGHT * vote
         return max(score, key=score.get)
 
-    def wordnet_votes(self, tag: str, phrase: str) -> dict[str, float]:
+    def wordnet_votes(self, tag: str, phrase: str, wordnet=None) -> dict[str, float]:
         """What WordNet says the phrase's unfamiliar words are, as votes over the tag's values
         summing to 1 (empty if it says nothing). A word votes for a value when the value's telling
         words (or a whole training phrase of it) are among the synonyms of the word's commonest
         senses or of what those are a kind of, or (at half weight) in their definitions; nearer
         and commoner senses weigh more. Each word's votes are normalised first, so a word with
-        many senses doesn't outvote one with few."""
-        if self.wordnet is None:
+        many senses doesn't outvote one with few. `wordnet`: another view of it (explain's
+        PartsOfSpeech); the reader's own by default."""
+        wordnet = wordnet or self.wordnet
+        if wordnet is None:
             return {}
         words = [w for w in phrase.split() if w not in self.known_words and (w.isalpha() or "-" in w)]
         if not words:
             return {}  # training words only: MiniLM reads those
         # A hyphenated word WordNet doesn't list ("aqua-colored") is read by its parts.
-        words += [p for w in words if "-" in w and not self.wordnet.senses(w) for p in w.split("-")
+        words += [p for w in words if "-" in w and not wordnet.senses(w) for p in w.split("-")
                   if p and p not in self.known_words]
         # A training word that tells a value votes for it outright, so "expanding quickly" stays
         # growing whatever WordNet makes of "quickly" ("with little or no delay").
@@ -212,7 +286,7 @@ class PromptRewriter:
                 total[told_by[word]] = total.get(told_by[word], 0.0) + 1.0
         for word in words:
             mine: dict[str, float] = {}
-            for rank, dist, syn in self.wordnet.neighbourhood(word, depth=2):
+            for rank, dist, syn in wordnet.neighbourhood(word, depth=2):
                 if rank >= WORDNET_SENSES:
                     continue
                 weight = 0.5 ** dist / (1 + rank)
@@ -237,6 +311,56 @@ class PromptRewriter:
             return prompt
         r = self.read(prompt)
         return captions.canonical_prompt(r.shape, r.color, r.motion, r.background)
+
+    def explain(self, prompt: str) -> Explanation:
+        """What revise(prompt) draws, and what of the prompt it leaves out: the content words no
+        attribute placed, and the attributes no word told. An attribute is placed when a word of
+        the phrase read for it tells its value (a training word of that value alone, a telling
+        word, or WordNet's reading of a word new to the model); its phrase's words are then placed,
+        but for a word telling another value ("red" in a phrase read as blue). A phrase read by
+        similarity alone ("dog" -> circle) is a guess, and its words stay unplaced. A prompt in
+        training wording is read by the model itself: nothing unplaced or guessed. Works from the
+        cached reading: no model call beyond revise's."""
+        revised = self.revise(prompt)
+        if self.familiar(prompt):
+            return Explanation(revised, (), {tag: False for tag in ATTRIBUTES})
+        r = self.read(prompt)
+        placed, guessed = set(), {}
+        for tag in ATTRIBUTES:
+            value = getattr(r, tag)
+            words = r.phrases[tag].split() if value is not None else []
+            guessed[tag] = value is not None and not self.tells(tag, value, words)
+            if value is not None and not guessed[tag]:
+                for w in words:
+                    if self.told_by[tag].get(w, value) == value:
+                        placed |= {w, *w.split("-")}  # "aqua-colored" was "aqua", "-", "colored"
+        telling = set().union(*self.told_by.values(), *self.hinted_by.values())
+        unplaced = []
+        for w in captions.split_words(prompt):
+            if (w in placed or w in unplaced or w in STOP_WORDS or not any(c.isalpha() for c in w)
+                    or (w in self.known_words and w not in telling)):  # training words that say nothing
+                continue
+            unplaced.append(w)
+        return Explanation(revised, tuple(unplaced), guessed)
+
+    def tells(self, tag: str, value: str, words: list[str]) -> bool:
+        """Whether any of `words` (a phrase read as `value`) says that value: a training phrase of it
+        ("at rest"), a training word of it alone, or a new word WordNet reads as it (in a part of
+        speech that can say it: "beach" is no motion, though its definition slopes "down")."""
+        by_phrase = self.by_phrase[tag]
+        if any(by_phrase.get(" ".join(words[i:j])) == value for i in range(len(words))
+               for j in range(i + 1, len(words) + 1)):
+            return True
+        for word in words:
+            for w in {word, *word.split("-")} - {""}:
+                if value in (self.told_by[tag].get(w), self.hinted_by[tag].get(w)):
+                    return True
+            if word not in self.known_words and self.wordnet is not None:
+                pos = EXPLAIN_POS.get(tag)
+                votes = self.wordnet_votes(tag, word, PartsOfSpeech(self.wordnet, pos) if pos else None)
+                if votes and max(votes, key=votes.get) == value:
+                    return True
+        return False
 
 
 def best_span(probs: torch.Tensor, t: int) -> tuple[int, int] | None:
