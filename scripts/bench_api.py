@@ -44,7 +44,7 @@ class Direct:
     """The same request as a plain VideoPipeline call in this process: generation + MP4."""
 
     def __init__(self, size: str, seconds: int):
-        from openreel.pipeline import VideoPipeline
+        from openreel.backends.builtin import VideoPipeline
         from openreel.service.settings import Settings
         from openreel.service.videos import VideoService
         self.pipe = VideoPipeline.from_pretrained()

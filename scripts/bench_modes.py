@@ -18,7 +18,7 @@ import statistics
 import time
 
 from openreel.eval.modes import seam_source, source_cases
-from openreel.pipeline import VideoPipeline
+from openreel.backends.builtin import VideoPipeline
 from openreel.world.captions import canonical_prompt
 
 

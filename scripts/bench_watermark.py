@@ -33,7 +33,7 @@ import numpy as np
 
 from openreel.media.video import read_video, write_mp4
 from openreel.media.watermark import DEFAULT_KEY, PAYLOAD_BITS, detect, embed, psnr
-from openreel.pipeline import VideoPipeline
+from openreel.backends.builtin import VideoPipeline
 
 PROMPTS = [
     "a red ball moving left on a black background",

@@ -18,6 +18,7 @@ import warnings
 import httpx
 import pytest
 
+from openreel.backends.builtin import load_defaults
 from openreel.service import webhooks
 from openreel.service.settings import Settings
 from openreel.service.store import Store
@@ -233,7 +234,7 @@ def test_a_failing_generation_fails_the_job_and_sends_video_failed(tmp_path):
     from openreel.service.worker import Worker
 
     class Broken:
-        defaults = VideoService(Settings(data_dir=tmp_path)).defaults
+        defaults = load_defaults()
 
         def __call__(self, *a, **k):
             raise RuntimeError("out of memory, say")
@@ -257,12 +258,12 @@ def test_a_failing_generation_fails_the_job_and_sends_video_failed(tmp_path):
 def test_assets_expire_after_the_retention_period(tmp_path):
     import numpy as np
 
-    from openreel.pipeline import Video
+    from openreel.video import Video
     from openreel.service.videos import ServiceError, VideoService
     from openreel.service.worker import Worker
 
     class Still:  # a stand-in pipeline: this test is about the files' lifetime, not the model
-        defaults = VideoService(Settings(data_dir=tmp_path)).defaults
+        defaults = load_defaults()
 
         def __call__(self, prompt, seconds, callback=None, **kw):
             return Video(np.full((8 * seconds, 64, 64, 3), 128, np.uint8), 8, prompt, {})

@@ -19,8 +19,10 @@ from PIL import Image
 from openreel.media.video import as_saved, read_video, write_mp4
 from openreel.models.autoencoder import AutoencoderConfig, VideoAutoencoder
 from openreel.models.dit import DiT, DiT_XS
-from openreel.pipeline import (BLEND_CANDIDATES, BLEND_STRENGTH, EASE_FRAMES, EASE_MOVE_LIMIT, EXTEND_CANDIDATES, FIRST_FRAME_DB, GenerationDefaults, Video,
-                               VideoPipeline, boomerang_start, glide, hop_ratio, motion_steps, seam_eased, seam_ratio, toward, tween, refine_steps, saved_seam_ratio)
+from openreel.backends.builtin import GenerationDefaults, VideoPipeline
+from openreel.backends.builtin.seams import (BLEND_CANDIDATES, BLEND_STRENGTH, EASE_FRAMES, EASE_MOVE_LIMIT, EXTEND_CANDIDATES, FIRST_FRAME_DB,
+                                             boomerang_start, glide, hop_ratio, motion_steps, seam_eased, seam_ratio, toward, tween, refine_steps, saved_seam_ratio)
+from openreel.video import Video
 from openreel.world.scene import Scene, render
 
 from test_pipeline import TinyTextEncoder  # noqa: E402 (the same deterministic stand-in for MiniLM)
@@ -162,7 +164,7 @@ def test_hop_ratio():
 
 
 def test_blend_keeps_the_smoothest_draw(pipe, monkeypatch):
-    import openreel.pipeline as pl
+    from openreel.backends.builtin import modes as pl  # where the modes look these up
     a, b = clip(), clip("static", color="blue")
     seen = []
     real = pl.hop_ratio
@@ -176,7 +178,7 @@ def test_blend_keeps_the_smoothest_draw(pipe, monkeypatch):
 
 def test_draws_trade_selection_for_time(pipe, monkeypatch):
     # One draw is the first of the default draws (same generator, drawn in order), at a quarter of the work.
-    import openreel.pipeline as pl
+    from openreel.backends.builtin import modes as pl  # where the modes look these up
     a, b = clip(), clip("static", color="blue")
     firsts = []
     real = pl.hop_ratio
@@ -207,7 +209,7 @@ def test_tween_moves_the_object_steadily_between_two_frames():
 
 
 def test_blend_starts_from_the_tween(pipe, monkeypatch):
-    import openreel.pipeline as pl
+    from openreel.backends.builtin import modes as pl  # where the modes look these up
     made = []
     real = pl.tween
     monkeypatch.setattr(pl, "tween", lambda *a: made.append(real(*a)) or made[-1])
@@ -241,7 +243,7 @@ def test_seam_eased_leaves_a_jump_alone_but_eases_any_colour_change():
     # A jump of many pixels is what the new frames show, not drift: the object stays where it is
     # drawn. A colour change is eased however large: across a seam it is the same object, so a
     # recolouring becomes a fade over EASE_FRAMES frames instead of a jump.
-    from openreel.media.objects import track
+    from openreel.backends.builtin.objects import track
     anchor_run, new = seam_case(tint=(-150, 150, 0), offset=6)
     assert 6 > EASE_MOVE_LIMIT
     eased = seam_eased(new, anchor_run[-1])
@@ -283,7 +285,7 @@ def test_seam_ratio():
 
 @pytest.mark.parametrize("backward", [False, True])
 def test_extend_keeps_the_draw_with_the_smoothest_seam(pipe, monkeypatch, backward):
-    import openreel.pipeline as pl
+    from openreel.backends.builtin import modes as pl  # where the modes look these up
     source = clip()
     seen = []
     real = pl.saved_seam_ratio
@@ -302,7 +304,7 @@ def test_extend_keeps_the_draw_with_the_smoothest_seam(pipe, monkeypatch, backwa
 
 
 def test_extend_draws_as_many_again_where_fewer_than_two_seams_pass(pipe, monkeypatch):
-    import openreel.pipeline as pl
+    from openreel.backends.builtin import modes as pl  # where the modes look these up
     for ratio, drawn in ((math.inf, 4), (0.0, 2)):
         monkeypatch.setattr(pl, "saved_seam_ratio", lambda f, at, fps, *shared: ratio)
         progress = []
@@ -422,7 +424,7 @@ def test_bad_input_names_the_field(pipe, call, field):
 
 
 def test_strength_message():
-    from openreel.pipeline import check_strength
+    from openreel.backends.builtin import check_strength
     with pytest.raises(ValueError, match=r"^strength must be in \(0, 1\], got 1.5$"):
         check_strength(1.5)
 
@@ -492,7 +494,7 @@ def test_only_loops_and_extensions_are_coded_all_intra(tmp_path):
     intra = keyframes(write_mp4(tmp_path / "intra.mp4", frames, 8, all_intra=True))
     assert len(plain) == len(intra) == len(frames)
     assert plain[0] and not any(plain[1:]) and all(intra)
-    from openreel.pipeline import Video
+    from openreel.video import Video
     for mode in ("loop", "extend"):
         assert all(keyframes(Video(frames, 8, "x", {"mode": mode}).save(tmp_path / f"{mode}.mp4")))
     for mode in ("text", "remix", "blend", "storyboard"):
@@ -597,7 +599,7 @@ def test_extension_sources_show_their_object_at_the_seam():
 
 
 def test_fit_among_passing_keeps_the_best_fit_of_the_clean_seams():
-    from openreel.pipeline import SEAM_PASS, fit_among_passing
+    from openreel.backends.builtin.seams import SEAM_PASS, fit_among_passing
     fits = [0.0, 5.0, -1.0, 2.0]
     assert fit_among_passing([3.0, 1.0, 1.5, 0.5], fits.__getitem__) == 2  # 1, 2, 3 pass; 2 fits best
     assert fit_among_passing([3.0, 2.5, SEAM_PASS, 9.0], fits.__getitem__) == 2  # one passes: the least seam

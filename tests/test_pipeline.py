@@ -6,7 +6,8 @@ import torch
 
 from openreel.models.autoencoder import AutoencoderConfig, VideoAutoencoder
 from openreel.models.dit import DiT, DiT_XS
-from openreel.pipeline import GenerationDefaults, VideoPipeline, check_output_path
+from openreel.backends.builtin import GenerationDefaults, VideoPipeline
+from openreel.media.frames import check_output_path
 
 
 class TinyTextEncoder:

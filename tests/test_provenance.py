@@ -21,7 +21,7 @@ from PIL import Image
 from openreel.media import c2pa_sign
 from openreel.media import watermark as wm
 from openreel.media.video import read_video, write_mp4
-from openreel.pipeline import VideoPipeline
+from openreel.backends.builtin import VideoPipeline
 
 CLAIMS = {
     "openreel_version": "0.1.0",

@@ -8,7 +8,7 @@ import time
 import numpy as np
 from sqlalchemy import select
 
-from openreel.pipeline import Video
+from openreel.video import Video
 from openreel.service.access import MinuteCounts, key_minutes
 from openreel.service.doorbell import Doorbell
 from openreel.service.settings import Settings

@@ -9,7 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from openreel.api.app import create_app
-from openreel.pipeline import Video
+from openreel.backends.builtin import load_defaults
+from openreel.video import Video
 from openreel.service.settings import Settings
 from openreel.service.worker import Worker
 
@@ -29,7 +30,7 @@ def setup(tmp_path, **settings):
     app = create_app(s)
     client = TestClient(app, headers={"authorization": "Bearer ork_" + "a" * 43})
     vid = client.post("/v1/videos", json={"prompt": "a red square staying still", "size": "64x64", "seconds": 1}).json()["id"]
-    worker = Worker(s, "w", pipeline=Still(app.state.service.defaults))
+    worker = Worker(s, "w", pipeline=Still(load_defaults()))
     worker.process(worker.store.claim("w", 10))
     assert client.get(f"/v1/videos/{vid}").json()["status"] == "completed"
     return client, vid

@@ -7,7 +7,10 @@ __all__ = ["VideoPipeline", "Video", "__version__"]
 
 def __getattr__(name):
     # Lazy, so `import openreel` (and the CLI's --help) stays fast: torch loads on first use.
-    if name in ("VideoPipeline", "Video"):
-        from . import pipeline
-        return getattr(pipeline, name)
+    if name == "VideoPipeline":
+        from .backends.builtin import VideoPipeline
+        return VideoPipeline
+    if name == "Video":
+        from .video import Video
+        return Video
     raise AttributeError(f"module 'openreel' has no attribute {name!r}")

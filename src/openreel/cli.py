@@ -1,32 +1,30 @@
 """The `openreel` command: a thin shell over the library.
 
-Every command validates with the library's own rules and prints one line
-`error: ...` naming the field, exiting with status 2, before doing any work.
+`generate` builds one typed request (openreel.requests) from its flags, checks it against the
+model's capabilities and reads its input files before loading anything, then runs it through the
+same runner as the server's workers. Every refusal is one line `error: ...` naming the field,
+with exit status 2, and nothing written. The commands that manage an instance are in cli_manage.py.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Optional
 
 import typer
 
+from .cli_manage import DataDir, DbUrl, catalog_from, fail, register, settings_from
+
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="OpenReel: open text-to-video that trains and runs on a CPU.")
-
-
-def fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
-
+register(app)
 
 MODE_FLAGS = ("--image", "--extend", "--loop", "--remix", "--blend", "--storyboard", "--long")
 
 
-def load_cards(path: Path) -> list:
+def load_cards(path: Path):
     """Storyboard cards from a YAML or JSON file (JSON is YAML): a list, or {"cards": [...]}."""
     import yaml
     if not path.is_file():
@@ -35,79 +33,63 @@ def load_cards(path: Path) -> list:
         data = yaml.safe_load(path.read_text())
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ValueError(f"storyboard {str(path)!r} is not valid YAML or JSON ({str(exc).splitlines()[0]})") from None
-    return data.get("cards") if isinstance(data, dict) else data
+    return data
 
 
-def check_generate(d, prompt, seconds, size, fps, steps, guidance, sampler, output, image, extend, backward,
-                   loop, remix, strength, blend, storyboard, long, draws=None) -> dict:
-    """Every check the `generate` command can make before loading the model, in the library's
-    words; returns the mode and its loaded inputs. Raises ValueError naming the field."""
-    from . import pipeline as P
+def build_request(prompt, options, image, extend, backward, loop, remix, strength, blend, storyboard, long, draws):
+    """The flags -> one typed request (openreel.requests); its check() is the only input rule set."""
+    from . import requests as R
     chosen = [flag for flag, on in zip(MODE_FLAGS, (image, extend, loop, remix, blend, storyboard, long)) if on]
     if len(chosen) > 1:
-        raise ValueError(f"mode: choose one of {', '.join(MODE_FLAGS)}; got {' and '.join(chosen)}")
+        raise R.RequestError("mode", f"mode: choose one of {', '.join(MODE_FLAGS)}; got {' and '.join(chosen)}")
     mode = chosen[0].lstrip("-") if chosen else "text"
     if backward and mode != "extend":
-        raise ValueError("backward goes with --extend VIDEO")
+        raise R.RequestError("backward", "backward goes with --extend VIDEO")
     if strength is not None and mode != "remix":
-        raise ValueError("strength goes with --remix VIDEO")
-    if draws is not None:
-        if mode not in ("extend", "blend"):
-            raise ValueError("draws goes with --extend VIDEO or --blend A B")
-        P.check_draws(draws)
-    if seconds is not None and mode in ("remix", "storyboard"):
-        raise ValueError(f"seconds does not apply to --{mode}: the length comes from the "
-                         + ("video" if mode == "remix" else "cards"))
+        raise R.RequestError("strength", "strength goes with --remix VIDEO")
+    if draws is not None and mode not in ("extend", "blend"):
+        raise R.RequestError("draws", "draws goes with --extend VIDEO or --blend A B")
     if mode == "storyboard":
         if prompt is not None:
-            raise ValueError("prompt: --storyboard takes its prompts from the cards; leave the prompt out")
+            raise R.RequestError("prompt", "prompt: --storyboard takes its prompts from the cards; leave the prompt out")
         try:
-            cards = P.check_cards(load_cards(storyboard))
+            cards = R.Storyboard.cards_from(load_cards(storyboard))
         except ValueError as exc:
-            raise ValueError(str(exc) if str(exc).startswith("storyboard") else f"storyboard {storyboard}: {exc}") from None
-        inputs = {"cards": [{"prompt": p, "seconds": sec} for p, sec in cards]}
-    else:
-        P.check_prompt(prompt)
-        inputs = {}
-    if mode in ("extend", "long"):
-        P.check_chain_seconds(d.default_seconds if seconds is None else seconds)
-    elif mode not in ("remix", "storyboard"):
-        P.check_inputs(d, prompt, d.default_seconds if seconds is None else seconds, size or d.size,
-                       d.default_fps if fps is None else fps, d.steps if steps is None else steps,
-                       d.guidance if guidance is None else guidance, sampler or d.sampler)
-    P.check_settings(d, size or d.size, d.default_fps if fps is None else fps, d.steps if steps is None else steps,
-                     d.guidance if guidance is None else guidance, sampler or d.sampler)
-    if strength is not None:
-        P.check_strength(strength)
-    fps_ = d.default_fps if fps is None else fps
+            msg = str(exc) if str(exc).startswith("storyboard") else f"storyboard {storyboard}: {exc}"
+            raise R.RequestError("storyboard", msg) from None
+        return R.Storyboard(cards, options)
     if mode == "image":
-        inputs["image"] = P.load_image(image)
-    elif mode in ("extend", "remix"):
-        inputs["video"] = P.load_video(extend or remix, fps_, "video")
-    elif mode == "blend":
-        inputs["video_a"], inputs["video_b"] = (P.load_video(v, fps_, f) for v, f in zip(blend, ("video_a", "video_b")))
-    for field in ("video", "video_a", "video_b"):
-        if field in inputs and len(inputs[field]) < P.MIN_VIDEO_FRAMES:
-            raise ValueError(f"{field} must have at least {P.MIN_VIDEO_FRAMES} frames (for a single image, use "
-                             f"--image); got {len(inputs[field])}")
-    P.check_output_path(output)
-    return {"mode": mode, **inputs}
-
+        return R.ImageToVideo(prompt, str(image), options)
+    if mode == "extend":
+        return R.Extend(str(extend), prompt, backward, draws, options)
+    if mode == "loop":
+        return R.Loop(prompt, options)
+    if mode == "remix":
+        return R.Remix(str(remix), prompt, strength, options)
+    if mode == "blend":
+        return R.Blend(str(blend[0]), str(blend[1]), prompt, draws, options)
+    if mode == "long":
+        return R.Long(prompt, options)
+    return R.TextToVideo(prompt, options)
 
 @app.command()
 def generate(
     prompt: Optional[str] = typer.Argument(None, help="What happens in the video (not with --storyboard)."),
     output: Path = typer.Option(Path("out.mp4"), "-o", "--output", help="Where to write the MP4."),
-    seconds: Optional[int] = typer.Option(None, help="Duration in seconds (default: the model's, 2). With --extend, "
-                                          "the seconds added; with --long, up to 120."),
-    size: Optional[str] = typer.Option(None, help="WIDTHxHEIGHT, one of the model's native sizes (default 64x64, "
+    model: Optional[str] = typer.Option(None, "--model", help="A model from `openreel models list` (default: the "
+                                        "built-in one)."),
+    seconds: Optional[int] = typer.Option(None, help="Duration in seconds (default: the model's). With --extend, "
+                                          "the seconds added; with --long, up to the model's longest (120 built in)."),
+    size: Optional[str] = typer.Option(None, help="WIDTHxHEIGHT, one of the model's sizes (default: its first, "
                                        "or the input video's own)."),
-    fps: Optional[int] = typer.Option(None, help="Frames per second (default: the model's, 8)."),
+    fps: Optional[int] = typer.Option(None, help="Frames per second (default: the model's)."),
     steps: Optional[int] = typer.Option(None, help="Denoising steps (default: the model's)."),
     guidance: Optional[float] = typer.Option(None, help="Classifier-free guidance scale (default: the model's)."),
     seed: int = typer.Option(0, help="Same seed, same frames."),
-    sampler: Optional[str] = typer.Option(None, help="euler, heun or midpoint (default: the model's)."),
-    weights: Optional[Path] = typer.Option(None, help="A folder saved by `openreel train` (default: built-in)."),
+    sampler: Optional[str] = typer.Option(None, help="The built-in model's solver: euler, heun or midpoint."),
+    negative_prompt: Optional[str] = typer.Option(None, "--negative-prompt", help="What to steer away from, where "
+                                                  "the model takes it."),
+    weights: Optional[Path] = typer.Option(None, help="A folder saved by `openreel train`, for the built-in model."),
     image: Optional[Path] = typer.Option(None, "--image", metavar="IMAGE",
                                          help="Animate an image: it is frame 0, scaled to cover the size and centre-cropped."),
     extend: Optional[Path] = typer.Option(None, "--extend", metavar="VIDEO",
@@ -117,58 +99,61 @@ def generate(
     remix: Optional[Path] = typer.Option(None, "--remix", metavar="VIDEO",
                                          help="Redo VIDEO under the prompt (SDEdit), as long as VIDEO."),
     strength: Optional[float] = typer.Option(None, "--strength", help="With --remix: how much may change, in (0, 1] "
-                                             "(default 0.9)."),
+                                             "(default: the model's; 0.9 built in)."),
     blend: Optional[tuple[Path, Path]] = typer.Option(None, "--blend", metavar="A B",
                                                       help="A transition from video A's last frame to video B's first."),
     storyboard: Optional[Path] = typer.Option(None, "--storyboard", metavar="FILE",
                                               help='YAML or JSON cards [{"prompt": ..., "seconds": ...}], one after another.'),
-    long: bool = typer.Option(False, "--long", help="Any whole number of --seconds up to 120, by chained extension."),
+    long: bool = typer.Option(False, "--long", help="Any whole number of --seconds up to the model's longest."),
     draws: Optional[int] = typer.Option(None, "--draws", help="With --extend or --blend: draw the new frames this many "
-                                        "times and keep the smoothest (1 to 8; default 4; 1 is 4x faster)."),
+                                        "times and keep the smoothest (built-in model: 1 to 8; default 4)."),
+    data_dir: Optional[Path] = DataDir,
 ) -> None:
     """Generate a video from a prompt (or an image, a video, two videos or a storyboard) and write it as H.264 MP4."""
-    from .pipeline import load_defaults
+    from .media.frames import check_output_path
+    from .requests import SamplingOptions
+    from .runner import load_media, run
+    catalog = catalog_from(data_dir, weights)
+    name = model or catalog.builtin_name
     try:
-        d = load_defaults(weights)
-        job = check_generate(d, prompt, seconds, size, fps, steps, guidance, sampler, output, image, extend, backward,
-                             loop, remix, strength, blend, storyboard, long, draws)
+        caps = catalog.capabilities(name)
+        options = SamplingOptions(size=size, seconds=seconds, fps=fps, steps=steps, guidance=guidance, seed=seed,
+                                  sampler=sampler, negative_prompt=negative_prompt or "")
+        request = build_request(prompt, options, image, extend, backward, loop, remix, strength, blend, storyboard,
+                                long, draws)
+        request.check(caps)
+        request = load_media(request, caps)
+        check_output_path(output)
+        refused = catalog.refusal(name)
+        if refused:
+            raise ValueError(f"model: {refused}")
+    except KeyError as exc:
+        fail(str(exc).strip(chr(34) + chr(39)))
     except (ValueError, FileNotFoundError) as exc:
         fail(str(exc))
+    backend = catalog.load(name)
+    reading = backend.read_prompt(request.prompt) if hasattr(backend, "read_prompt") and prompt else None
+    if reading is not None and reading.unplaced and settings_from(data_dir).refuse_unplaced_prompts:
+        fail(f"prompt: {reading.message} (OPENREEL_REFUSE_UNPLACED_PROMPTS is set)")
     from tqdm import tqdm
-    from .pipeline import DEFAULT_STRENGTH, VideoPipeline
-    pipe = VideoPipeline.from_pretrained(weights)
-    bar = tqdm(desc=job["mode"] if job["mode"] != "text" else "denoising", unit="step", file=sys.stderr)
+    bar = tqdm(desc=request.mode if request.mode != "text" else "denoising", unit="step", file=sys.stderr)
 
     def progress(i: int, n: int) -> None:  # one bar for the whole job, every window of it
         bar.total, bar.n = n, i
         bar.refresh()
 
-    kw = dict(size=size, fps=fps, steps=steps, guidance=guidance, seed=seed, sampler=sampler, callback=progress)
-    picks = {} if draws is None else {"draws": draws}
-    mode = job["mode"]
     try:
-        if mode in ("text", "image"):
-            video = pipe(prompt, seconds=seconds, image=job.get("image"), **kw)
-        elif mode == "extend":
-            video = pipe.extend(job["video"], prompt, seconds=seconds, backward=backward, **picks, **kw)
-        elif mode == "loop":
-            video = pipe.loop(prompt, seconds=seconds, **kw)
-        elif mode == "remix":
-            video = pipe.remix(job["video"], prompt, strength=DEFAULT_STRENGTH if strength is None else strength, **kw)
-        elif mode == "blend":
-            video = pipe.blend(job["video_a"], job["video_b"], prompt, seconds=seconds, **picks, **kw)
-        elif mode == "storyboard":
-            video = pipe.storyboard(job["cards"], **kw)
-        else:
-            video = pipe.long(prompt, seconds=d.default_seconds if seconds is None else seconds, **kw)
-    except ValueError as exc:  # the library's own checks, should any remain
+        video = run(backend, request, progress)
+    except ValueError as exc:  # a refusal only the model could see
         bar.close()
         fail(str(exc))
     bar.close()
     video.save(output)
-    revised = pipe.revise_prompt(prompt) if prompt else prompt
-    if revised != prompt:  # stderr: stdout stays just the path
+    revised = video.params.get("revised_prompt")
+    if revised and revised != prompt:  # stderr: stdout stays just the path
         typer.echo(f"read as: {revised}", err=True)
+    if reading is not None and reading.unplaced:
+        typer.echo(f"warning: {reading.message}", err=True)
     typer.echo(str(output))
 
 
@@ -257,7 +242,7 @@ def serve(
 ) -> None:
     """Serve the Sora-compatible Videos API (/v1/videos) with durable jobs and model-holding workers."""
     from .api.server import serve as run_server
-    settings = _settings(data_dir, database_url)
+    settings = settings_from(data_dir, database_url)
     if workers is not None and workers < 0:
         fail(f"workers must be 0 or more, got {workers}")
     typer.echo(f"OpenReel API on http://{host}:{port}/v1  (data: {settings.data_dir.resolve()}, "
@@ -267,6 +252,8 @@ def serve(
 
 @app.command()
 def worker(
+    model: Optional[list[str]] = typer.Option(None, "--model", help="Serve only this model (repeatable; default: every "
+                                              "model in the catalog). Jobs for other models are left to other workers."),
     data_dir: Optional[Path] = typer.Option(None, help="Same as the server's."),
     database_url: Optional[str] = typer.Option(None, help="Same as the server's."),
     name: Optional[str] = typer.Option(None, help="A name for logs and leases."),
@@ -274,107 +261,13 @@ def worker(
     """Run one worker on its own (for more machines sharing a PostgreSQL database and a data folder)."""
     import logging
     from .service.worker import Worker
+    settings = settings_from(data_dir, database_url)
+    catalog = catalog_from(data_dir)
+    for m in model or []:
+        if m not in catalog.entries():
+            fail(f"model {m!r} is not in the catalog; models: {', '.join(catalog.names())}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    Worker(_settings(data_dir, database_url), name).run()
-
-
-users_app = typer.Typer(no_args_is_help=True, help="Users of this instance (admin, reviewer, creator, viewer).")
-keys_app = typer.Typer(no_args_is_help=True, help="API keys: create (shown once), list, revoke, reinstate.")
-audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit log.")
-app.add_typer(users_app, name="users")
-app.add_typer(keys_app, name="keys")
-app.add_typer(audit_app, name="audit")
-DataDir = typer.Option(None, "--data-dir", help="Same as the server's (default OPENREEL_DATA_DIR).")
-DbUrl = typer.Option(None, "--database-url", help="Same as the server's (default OPENREEL_DATABASE_URL).")
-
-
-def _access(data_dir: Optional[Path], database_url: Optional[str]):
-    from .service.access import Access
-    from .service.store import Store
-    settings = _settings(data_dir, database_url)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return Access(settings, Store(settings.db_url()))
-
-
-@users_app.command("create")
-def users_create(name: str, role: str = typer.Option(..., help="admin, reviewer, creator or viewer."),
-                 data_dir: Optional[Path] = DataDir, database_url: Optional[str] = DbUrl) -> None:
-    """Add a user."""
-    try:
-        user = _access(data_dir, database_url).create_user(name, role, actor="cli")
-    except ValueError as exc:
-        fail(str(exc))
-    typer.echo(json.dumps(user))
-
-
-@users_app.command("list")
-def users_list(data_dir: Optional[Path] = DataDir, database_url: Optional[str] = DbUrl) -> None:
-    for user in _access(data_dir, database_url).list_users():
-        typer.echo(f"{user['id']}  {user['role']:9s} {user['name']}")
-
-
-@keys_app.command("create")
-def keys_create(
-    owner: str = typer.Argument(..., help="User id or name."),
-    name: str = typer.Option(..., help="What the key is for, e.g. 'laptop' or 'ci'."),
-    scope: Optional[list[str]] = typer.Option(None, help="Repeat for several (default: all the role allows)."),
-    rpm: Optional[int] = typer.Option(None, help="Requests per minute."),
-    max_concurrent: Optional[int] = typer.Option(None, help="Jobs queued or running at once."),
-    max_seconds: Optional[int] = typer.Option(None, help="Longest video."),
-    max_pixels: Optional[int] = typer.Option(None, help="Largest video, width x height."),
-    daily_seconds: Optional[int] = typer.Option(None, help="Video-seconds per UTC day."),
-    cidr: Optional[list[str]] = typer.Option(None, help="Allowed client network; repeat for several."),
-    expires_in: Optional[int] = typer.Option(None, help="Seconds until it expires."),
-    data_dir: Optional[Path] = DataDir, database_url: Optional[str] = DbUrl,
-) -> None:
-    """Create a key. It is printed once, on stdout; only its digest is stored."""
-    try:
-        key, record = _access(data_dir, database_url).create_key(
-            owner, name, scope or None, rpm=rpm, max_concurrent=max_concurrent, max_seconds=max_seconds,
-            max_pixels=max_pixels, daily_seconds=daily_seconds, allowed_cidrs=cidr or None, expires_in=expires_in,
-            actor="cli")
-    except ValueError as exc:
-        fail(str(exc))
-    typer.echo(f"{record['id']} ({record['prefix']}..., scopes {', '.join(record['scopes'])}); the key, shown once:",
-               err=True)
-    typer.echo(key)
-
-
-@keys_app.command("list")
-def keys_list(owner: Optional[str] = typer.Option(None, help="Only this user's keys."),
-              data_dir: Optional[Path] = DataDir, database_url: Optional[str] = DbUrl) -> None:
-    for k in _access(data_dir, database_url).list_keys(owner):
-        typer.echo(f"{k['id']}  {k['prefix']}...  {k['status']:9s} owner {k['owner_id']}  {k['name']}  "
-                   f"scopes {','.join(k['scopes'])}")
-
-
-@keys_app.command("revoke")
-def keys_revoke(key_id: str, cancel_jobs: bool = typer.Option(False, help="Also cancel its queued jobs."),
-                data_dir: Optional[Path] = DataDir, database_url: Optional[str] = DbUrl) -> None:
-    """Revoke a key for good: its next request gets 401, in every server process."""
-    try:
-        k = _access(data_dir, database_url).revoke(key_id, actor="cli", cancel_jobs=cancel_jobs)
-    except (LookupError, ValueError) as exc:
-        fail(str(exc).strip("'\""))
-    typer.echo(f"{k['id']} revoked; cancelled jobs: {len(k['cancelled_jobs'])}")
-
-
-@keys_app.command("reinstate")
-def keys_reinstate(key_id: str, data_dir: Optional[Path] = DataDir, database_url: Optional[str] = DbUrl) -> None:
-    """Lift a suspension (a revoked key stays revoked)."""
-    try:
-        k = _access(data_dir, database_url).reinstate(key_id, actor="cli")
-    except (LookupError, ValueError) as exc:
-        fail(str(exc).strip("'\""))
-    typer.echo(f"{k['id']} {k['status']}")
-
-
-@audit_app.command("verify")
-def audit_verify(data_dir: Optional[Path] = DataDir, database_url: Optional[str] = DbUrl) -> None:
-    """Check the audit log's hash chain; exits 1 naming the first bad row."""
-    ok, _, message = _access(data_dir, database_url).verify_audit()
-    typer.echo(message, err=not ok)
-    raise typer.Exit(0 if ok else 1)
+    Worker(settings, name, models=list(model or [])).run()
 
 
 @app.command()
@@ -388,9 +281,9 @@ def verify(
         fail(f"file: {file} does not exist or is not a file")
     from .service.provenance import Provenance, instance_id
     from .service.store import Store
-    settings = _settings(data_dir, database_url)
+    settings = settings_from(data_dir, database_url)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    prov = Provenance(settings, Store(settings.db_url()), instance_id(settings.data_dir), settings.model_name)
+    prov = Provenance(settings, Store(settings.db_url()), instance_id(settings.data_dir))
     try:
         report = prov.verify(file, show_owner=True)  # the CLI runs with the instance's own database access
     except ValueError as exc:
@@ -414,44 +307,6 @@ def verify(
         typer.echo(f"Watermark: found (payload {wm['payload']:012x}, confidence {wm['confidence']:.2f}): {where}{owner}")
     else:
         typer.echo("Watermark: none found")
-
-
-moderation_app = typer.Typer(no_args_is_help=True, help="Prompt moderation: check a prompt, evaluate the policy.")
-app.add_typer(moderation_app, name="moderation")
-
-
-@moderation_app.command("check")
-def moderation_check(prompt: str, policy: Optional[Path] = typer.Option(None, help="A policy YAML (default: shipped).")) -> None:
-    """Say whether a prompt would be blocked, and by which category and rule. Exits 1 if blocked."""
-    from .service.moderation import Moderator
-    verdict = Moderator(policy).check(prompt)
-    typer.echo(f"blocked: {verdict.category} ({verdict.reason})" if verdict.blocked else "allowed")
-    raise typer.Exit(1 if verdict.blocked else 0)
-
-
-@moderation_app.command("eval")
-def moderation_eval(policy: Optional[Path] = typer.Option(None, help="A policy YAML (default: shipped)."),
-                    eval_set: Optional[Path] = typer.Option(None, help="A labelled set (default: the shipped held-out set)."),
-                    report: Optional[Path] = typer.Option(None, help="Write the full result as JSON.")) -> None:
-    """Precision, recall and false-positive rate of the policy on a labelled prompt set."""
-    from .service.moderation import Moderator, evaluate
-    r = evaluate(Moderator(policy), eval_set)
-    typer.echo(f"{r['policy_prompts']} policy prompts, {r['benign_prompts']} benign: recall {r['recall']:.1%}, "
-               f"precision {r['precision']:.1%}, false-positive rate {r['false_positive_rate']:.1%}")
-    for name, c in r["per_category"].items():
-        typer.echo(f"  {name:10s} recall {c['recall']:.0%} of {c['prompts']}")
-    if report:
-        report.write_text(json.dumps(r, indent=2) + "\n")
-
-
-def _settings(data_dir: Optional[Path], database_url: Optional[str]):
-    from pydantic import ValidationError
-    from .service.settings import Settings
-    overrides = {k: v for k, v in (("data_dir", data_dir), ("database_url", database_url)) if v is not None}
-    try:
-        return Settings(**overrides)
-    except ValidationError as exc:
-        fail("; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()))
 
 
 def main() -> None:  # pragma: no cover

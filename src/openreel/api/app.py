@@ -136,7 +136,7 @@ def _schemas(service: VideoService) -> dict:
     prompt = {"type": "string", "minLength": 1, "maxLength": 32000}
     video_ref = {"type": "object", "properties": {"id": {"type": "string"}}, "required": ["id"]}
     return {
-        "create": _body({"prompt": prompt, "model": {"type": "string", "enum": service.settings.public_models()},
+        "create": _body({"prompt": prompt, "model": {"type": "string", "enum": service.models.names()},
                          "seconds": seconds, "size": {"type": "string", "enum": service.allowed_sizes()},
                          "input_reference": {"type": "object", "properties": {"image_url": {"type": "string"}}},
                          **extras}, ["prompt"], files=("input_reference",)),
@@ -282,13 +282,13 @@ def create_app(settings: Settings | None = None, service: VideoService | None = 
 
     @app.get("/v1/models", tags=["models"])
     def list_models(who: Principal = Read):
-        return ok(service.models())
+        return ok(service.list_models())
 
     from ..service.sharing import Sharing
     from .admin import admin_router
     from .sharing import sharing_router
     app.include_router(admin_router(access, Admin))
-    sharing = Sharing(service.store, access, settings.auto_approve_roles, service.model_version(),
+    sharing = Sharing(service.store, access, settings.auto_approve_roles, service.model_version,
                       settings.public_page_ttl_seconds)
     app.include_router(sharing_router(service, sharing, Create, Read, Review, Admin, settings.public_base_url))
 

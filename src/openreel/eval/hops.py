@@ -46,7 +46,7 @@ def measure(pipe, clips: int = 72, seed: int = 4242, seconds: int = 4) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from ..pipeline import VideoPipeline
+    from ..backends.builtin import VideoPipeline
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--weights", default=None, help="a weights folder (default: the shipped model)")
     parser.add_argument("--clips", type=int, default=72)

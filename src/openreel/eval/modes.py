@@ -46,7 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..media.objects import track
+from ..backends.builtin.objects import track
 from ..media.video import as_saved, read_video
 from ..world.captions import canonical_prompt
 from ..world.contract import BACKGROUNDS, COLORS, MOTIONS, SHAPES, training_combos
@@ -344,7 +344,7 @@ def measure_reference(pipe, n: int, base: int = SEED) -> dict:
 
 def peak_memory(seconds: int) -> dict:
     """Peak RSS (MB) of a fresh process that loads the model and makes one long video."""
-    code = ("import resource, time, torch; from openreel.pipeline import VideoPipeline; "
+    code = ("import resource, time, torch; from openreel.backends.builtin import VideoPipeline; "
             "p = VideoPipeline.from_pretrained(); base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; "
             f"t = time.perf_counter(); v = p.long('a red ball moving right on a black background', {seconds}); "
             "t = time.perf_counter() - t; "
@@ -362,7 +362,7 @@ MODES = ("image", "extend", "loop", "remix", "blend", "storyboard", "long", "mem
 def evaluate(cases: int = CASES, only: tuple[str, ...] = MODES, weights=None, log=print, seed: int = SEED) -> dict:
     """Measure `only` over `cases` cases each. `seed` draws the cases (prompts and noise): the
     default is the fixed set the README reports; another seed gives fresh cases to develop on."""
-    from ..pipeline import VideoPipeline
+    from ..backends.builtin import VideoPipeline
     pipe = VideoPipeline.from_pretrained(weights)
     boards = max(1, -(-cases // 15))  # enough 15-card boards for `cases` segments
     report = {"model": pipe.name, "cases": cases, "seed": seed, "floors": {"centroid_px": STEP_FLOOR_PX, "color": COLOR_FLOOR}}

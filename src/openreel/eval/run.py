@@ -65,7 +65,7 @@ def evaluate(weights=None, limit: int | None = None, steps=None, guidance=None,
     if unknown:  # before loading anything: a typo should cost nothing
         raise ValueError(f"sets must be among {', '.join(known)}; got {', '.join(unknown)}")
     t0 = time.perf_counter()
-    from ..pipeline import VideoPipeline
+    from ..backends.builtin import VideoPipeline
     pipe = VideoPipeline.from_pretrained(weights)
     pipe.rewrite_prompts = reader and pipe.rewriter is not None
     pipe("warm-up", seed=0)  # first call pays one-off costs (allocations, text cache); part of cold start

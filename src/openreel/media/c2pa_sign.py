@@ -42,6 +42,10 @@ FORMATS = {".mp4": "video/mp4", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".w
 CLAIM_WORDS = {  # claim key -> how describe() says it (the service's names, then short aliases)
     "openreel_version": "made with OpenReel {}",
     "model": "by the model {}",
+    "model_family": "of the family {}",
+    "model_version": "version {}",
+    "model_license": "licensed {}",
+    "model_options": "run with the options {}",
     "model_weights_sha256": "whose weights have SHA-256 {}",
     "weights_sha256": "whose weights have SHA-256 {}",
     "training_data_manifest_sha256": "trained on the data manifest with SHA-256 {}",

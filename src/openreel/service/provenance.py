@@ -14,23 +14,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from functools import cached_property
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
+from ..backends.base import Identity
 from .settings import Settings
 from .store import Job, Store, videos
 
+log = logging.getLogger("openreel.provenance")
 DIGITAL_SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def instance_id(data_dir: Path) -> str:
@@ -48,30 +44,22 @@ def instance_id(data_dir: Path) -> str:
 
 
 class Provenance:
-    def __init__(self, settings: Settings, store: Store, instance_id: str, model_name: str):
+    """Marks and signs a job's outputs; the model is cited from its backend's identity (backends.base.Identity)."""
+
+    def __init__(self, settings: Settings, store: Store, instance_id: str,
+                 identity_of: Callable[[str], Identity] | None = None):
         self.settings, self.store = settings, store
-        self.instance_id, self.model_name = instance_id, model_name
+        self.instance_id = instance_id
+        if identity_of is None:
+            from .models import Models
+            identity_of = Models(settings).identity
+        self.identity_of = identity_of  # catalog name -> Identity (weights digest, licence, data manifest)
         self.tag = int(hashlib.sha256(instance_id.encode()).hexdigest()[:4], 16)  # 16 bits
 
     # -- what the credentials cite --------------------------------------------------
 
-    @cached_property
-    def weights_dir(self) -> Path:
-        from ..pipeline import WEIGHTS_DIR
-        return Path(self.settings.weights) if self.settings.weights else WEIGHTS_DIR
-
-    @cached_property
-    def weights_sha256(self) -> str:
-        """One hash over every weight file, in name order."""
-        h = hashlib.sha256()
-        for path in sorted(self.weights_dir.glob("*.safetensors")):
-            h.update(path.name.encode() + b"\0" + _sha256_file(path).encode())
-        return h.hexdigest()
-
-    @cached_property
-    def data_manifest_sha256(self) -> str:
-        path = self.weights_dir / "data_manifest.json"
-        return json.loads(path.read_text()).get("sha256", "") if path.exists() else ""
+    def model_of(self, job: Job) -> Identity:
+        return self.identity_of(job.backend or self.settings.model_name)
 
     @staticmethod
     def params_sha256(job: Job) -> str:
@@ -88,9 +76,16 @@ class Provenance:
             return "0"
 
     def claims(self, job: Job) -> dict:
-        return {"openreel_version": self.version, "model": self.model_name, "model_weights_sha256": self.weights_sha256,
-                "training_data_manifest_sha256": self.data_manifest_sha256,
-                "generation_parameters_sha256": self.params_sha256(job), "video_id": job.id,
+        model = self.model_of(job)
+        claims = {"openreel_version": self.version, "model": model.name, "model_family": model.family,
+                  "model_version": model.version, "model_weights_sha256": model.weights_sha256}
+        if model.data_manifest_sha256:
+            claims["training_data_manifest_sha256"] = model.data_manifest_sha256
+        if model.license:
+            claims["model_license"] = model.license
+        if model.options:  # memory and speed options change the arithmetic, so the output may differ
+            claims["model_options"] = json.dumps(model.options, sort_keys=True)
+        return {**claims, "generation_parameters_sha256": self.params_sha256(job), "video_id": job.id,
                 "instance_id": self.instance_id, "digital_source_type": DIGITAL_SOURCE_TYPE}
 
     # -- watermark ---------------------------------------------------------------------
@@ -115,7 +110,11 @@ class Provenance:
         return bytes.fromhex(path.read_text().strip())
 
     def mark(self, frames: np.ndarray, job: Job) -> np.ndarray:
-        from ..media.watermark import embed
+        from ..media.watermark import SHORT_CELLS, embed
+        if min(frames.shape[1:3]) < SHORT_CELLS:  # too small to hold the payload's cells (test-sized models only)
+            log.warning("video %s is %dx%d, under %d px a side: no invisible watermark", job.id, frames.shape[2],
+                        frames.shape[1], SHORT_CELLS)
+            return frames
         marked = embed(frames, self.payload(job), key=self.watermark_key)
         if self.settings.visible_watermark:
             from ..media.previews import stamp

@@ -29,11 +29,15 @@ class Settings(BaseSettings):
     # Where things live.
     data_dir: Path = Path("openreel-data")  # media files; the SQLite database too, unless database_url is set
     database_url: str = ""  # empty = sqlite:///<data_dir>/openreel.db; "postgresql+psycopg://..." for PostgreSQL
-    weights: str = ""  # a weights folder saved by `openreel train`; empty = the built-in model
+    weights: str = ""  # the built-in model's weights folder (saved by `openreel train`); empty = the shipped weights
 
-    # Models. Sora's names are accepted as aliases, so unmodified client code keeps working.
+    # Models: the built-in one plus the catalog in <data_dir>/models.json (`openreel models add`).
+    # Sora's names are accepted as aliases, so unmodified client code keeps working.
     model_name: str = "openreel-1"  # what this instance calls its built-in model
-    model_aliases: dict[str, str] = Field(default_factory=lambda: {"sora-2": "openreel-1", "sora-2-pro": "openreel-1"})
+    model_aliases: dict[str, str] = Field(default_factory=lambda: {"sora-2": "openreel-1", "sora-2-pro": "openreel-1"})  # client name -> catalog name
+    commercial_use: bool = False  # refuse to serve models whose licence is non-commercial (cc-by-nc-*, ...)
+    refuse_unplaced_prompts: bool = False  # built-in model: refuse (400) prompts with words it cannot draw, instead of warning
+    worker_models: list[str] = Field(default_factory=list)  # models the server's own workers serve; empty = every model
     default_model: str = "sora-2"  # a request without `model` gets this (Sora's default)
     default_size: str = "720x1280"  # Sora's default; generated natively at the same aspect, then scaled
     default_seconds: int = 4  # Sora's default
@@ -85,18 +89,9 @@ class Settings(BaseSettings):
             raise ValueError(f"OPENREEL_ENVIRONMENT must be development or production, got {self.environment!r}")
         if (self.webhook_urls or self.admin_webhook_urls) and not self.webhook_secret.startswith("whsec_"):
             raise ValueError("OPENREEL_WEBHOOK_SECRET must be set (whsec_ + base64) when webhook URLs are configured")
-        if self.default_model and self.resolve_model(self.default_model) is None:
-            raise ValueError(f"OPENREEL_DEFAULT_MODEL {self.default_model!r} is neither the model name nor an alias")
         return self
 
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'openreel.db').resolve()}"
 
-    def public_models(self) -> list[str]:
-        """Every name a client may pass as `model`."""
-        return sorted({self.model_name, *self.model_aliases})
 
-    def resolve_model(self, name: str) -> str | None:
-        if name == self.model_name:
-            return name
-        return self.model_aliases.get(name)

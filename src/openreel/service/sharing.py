@@ -17,11 +17,11 @@ import csv
 import io
 import secrets
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from sqlalchemy import JSON, BigInteger, Column, Integer, String, Table, Text, func, insert, select, update
 
-from .store import Store, metadata
+from .store import Job, Store, metadata
 
 if TYPE_CHECKING:
     from .access import Access, Principal
@@ -70,7 +70,7 @@ class SharingError(Exception):
 
 
 class Sharing:
-    def __init__(self, store: Store, access: "Access", auto_approve_roles: list[str], model_version: str,
+    def __init__(self, store: Store, access: "Access", auto_approve_roles: list[str], model_version: Callable[[Job], str],
                  page_ttl_seconds: int = 0):
         self.store, self.access = store, access
         self.engine = store.engine
@@ -186,7 +186,7 @@ class Sharing:
         job = self.store.get(video_id)
         row = dict(id="fb_" + secrets.token_hex(8), video_id=video_id, user_id=who.user_id, rating=rating,
                    flags=sorted(set(flags)), comment=comment, created_at=int(time.time()), model=job.model,
-                   model_version=self.model_version, params=job.params, prompt=job.prompt)
+                   model_version=self.model_version(job), params=job.params, prompt=job.prompt)
         with self.engine.begin() as c:
             c.execute(insert(feedback).values(**row))
         return row

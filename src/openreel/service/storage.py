@@ -36,6 +36,20 @@ class Storage:
     def path(self, video_id: str, name: str) -> Path:
         return self.folder(video_id) / name
 
+    @staticmethod
+    def ref(video_id: str, name: str) -> str:
+        """A stored file as a job spec names it: asset:<video id>/<file name>."""
+        return f"asset:{video_id}/{name}"
+
+    def resolve(self, ref: str) -> Path:
+        """A job spec's reference -> the file's path here."""
+        if not ref.startswith("asset:") or ref.count("/") != 1:
+            raise ValueError(f"not a stored reference: {ref!r}")
+        video_id, name = ref[len("asset:"):].split("/")
+        if name not in {NATIVE, INPUT_IMAGE, SOURCE_VIDEO, *(v[0] for v in VARIANTS.values())}:
+            raise ValueError(f"not a stored file: {name!r}")
+        return self.path(video_id, name)
+
     def variant(self, video_id: str, variant: str) -> tuple[Path, str]:
         name, content_type = VARIANTS[variant]
         return self.path(video_id, name), content_type

@@ -28,7 +28,8 @@ videos = Table(
     Column("kind", String(16), nullable=False),  # create | remix | edit | extend
     Column("status", String(16), nullable=False, index=True),  # queued | in_progress | completed | failed
     Column("progress", Integer, nullable=False, default=0),
-    Column("model", String(64), nullable=False),
+    Column("model", String(64), nullable=False),  # the name the client asked for (an alias is echoed back)
+    Column("backend", String(64), index=True),  # the catalog model that runs it: workers claim by this
     Column("prompt", Text, nullable=False),
     Column("size", String(16), nullable=False),
     Column("seconds", String(8), nullable=False),
@@ -49,6 +50,14 @@ videos = Table(
     Column("lease_until", Float),
     Column("cancel_requested", Integer, nullable=False, default=0),
     Column("deleted_at", BigInteger, index=True),
+)
+
+# Workers say which models they serve, so a job for a model nobody serves can say so while it waits.
+workers = Table(
+    "workers", metadata,
+    Column("name", String(128), primary_key=True),
+    Column("models", JSON, nullable=False),  # catalog names; [] = every model
+    Column("seen_at", Float, nullable=False),
 )
 
 webhook_deliveries = Table(
@@ -117,6 +126,7 @@ class Job:
     owner_id: str | None = None
     key_id: str | None = None
     claimed_at: float | None = None
+    backend: str | None = None
 
     @classmethod
     def from_row(cls, row) -> "Job":
@@ -131,6 +141,15 @@ class Store:
         self.url = url
         self.engine = make_engine(url)
         metadata.create_all(self.engine)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """Columns added since a database was made (create_all only makes missing tables)."""
+        from sqlalchemy import inspect, text
+        have = {c["name"] for c in inspect(self.engine).get_columns("videos")}
+        if "backend" not in have:
+            with self.engine.begin() as c:
+                c.execute(text("ALTER TABLE videos ADD COLUMN backend VARCHAR(64)"))
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -140,7 +159,7 @@ class Store:
     def insert_job(self, *, video_id: str | None = None, kind: str, model: str, prompt: str, size: str, seconds: str, params: dict,
                    remixed_from: str | None = None, idempotency_key: str | None = None,
                    owner_id: str | None = None, key_id: str | None = None,
-                   refused: tuple[str, str] | None = None) -> Job:
+                   refused: tuple[str, str] | None = None, backend: str | None = None) -> Job:
         """Queue a job. With an idempotency key already used, returns that job instead."""
         if idempotency_key:
             found = self.by_idempotency_key(idempotency_key)
@@ -150,7 +169,7 @@ class Store:
         row = dict(id=vid, kind=kind, status="queued", progress=0, model=model, prompt=prompt, size=size,
                    seconds=seconds, params=params, remixed_from_video_id=remixed_from,
                    idempotency_key=idempotency_key or None, created_at=int(time.time()), attempts=0,
-                   cancel_requested=0, owner_id=owner_id, key_id=key_id)
+                   cancel_requested=0, owner_id=owner_id, key_id=key_id, backend=backend or model)
         if refused:  # recorded as failed at once and never queued (e.g. blocked by moderation)
             now = int(time.time())
             row.update(status="failed", error_code=refused[0], error_message=refused[1], completed_at=now)
@@ -241,12 +260,16 @@ class Store:
 
     # -- the worker's side -----------------------------------------------------
 
-    def next_job_id(self, c) -> str | None:
+    def next_job_id(self, c, models: list[str] | None = None) -> str | None:
         """Fair choice: among owners with queued work, the one with the fewest running jobs, then the one
-        served longest ago; their oldest queued job. One heavy key cannot starve everyone else."""
+        served longest ago; their oldest queued job. One heavy key cannot starve everyone else.
+        With `models`, only jobs for those catalog models."""
         live = videos.c.deleted_at.is_(None)
         owner = func.coalesce(videos.c.owner_id, "")
-        queued = dict(c.execute(select(owner, func.min(videos.c.seq)).where(videos.c.status == "queued", live)
+        wanted = [videos.c.status == "queued", live]
+        if models:
+            wanted.append(videos.c.backend.in_(list(models)))
+        queued = dict(c.execute(select(owner, func.min(videos.c.seq)).where(*wanted)
                                 .group_by(owner)).fetchall())
         if not queued:
             return None
@@ -257,11 +280,12 @@ class Store:
         pick = min(queued, key=lambda o: (running.get(o, 0), served.get(o) or 0.0, queued[o]))
         return c.execute(select(videos.c.id).where(videos.c.seq == queued[pick])).scalar()
 
-    def claim(self, worker: str, lease_seconds: float) -> Job | None:
-        """Take the next queued job (see next_job_id), or None. Safe with any number of workers on any database."""
+    def claim(self, worker: str, lease_seconds: float, models: list[str] | None = None) -> Job | None:
+        """Take the next queued job (see next_job_id), or None. Safe with any number of workers on any database.
+        With `models`, only a job for one of those catalog models."""
         for _ in range(5):
             with self.engine.begin() as c:
-                vid = self.next_job_id(c)
+                vid = self.next_job_id(c, models)
                 if vid is None:
                     return None
                 now = time.time()
@@ -272,6 +296,32 @@ class Store:
             if res.rowcount == 1:
                 return self.get(vid, include_deleted=True)
         return None
+
+    def worker_seen(self, name: str, models: list[str]) -> None:
+        """A worker's sign of life and the models it serves ([] = all)."""
+        now = time.time()
+        with self.engine.begin() as c:
+            res = c.execute(update(workers).where(workers.c.name == name).values(models=list(models), seen_at=now))
+            if res.rowcount == 0:
+                c.execute(insert(workers).values(name=name, models=list(models), seen_at=now))
+
+    def worker_gone(self, name: str) -> None:
+        from sqlalchemy import delete
+        with self.engine.begin() as c:
+            c.execute(delete(workers).where(workers.c.name == name))
+
+    def served_models(self, within_seconds: float, now: float | None = None) -> set[str] | None:
+        """The models some worker seen in the last `within_seconds` serves; None when one serves every model."""
+        since = (time.time() if now is None else now) - within_seconds
+        with self.engine.connect() as c:
+            rows = c.execute(select(workers.c.models).where(workers.c.seen_at >= since)).fetchall()
+        served: set[str] = set()
+        for (models,) in rows:
+            models = json.loads(models) if isinstance(models, str) else models
+            if not models:
+                return None
+            served.update(models)
+        return served
 
     def heartbeat(self, video_id: str, worker: str, lease_seconds: float, progress: int | None = None) -> bool:
         """Renew the lease (and report progress). False if the job is no longer this worker's."""

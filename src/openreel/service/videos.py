@@ -1,72 +1,47 @@
 """The Videos service: all of the Videos API's logic, with no HTTP in it.
 
-The HTTP layer (openreel.api) turns a request into plain values and calls
-one method here; the CLI and tests can call the same methods. Every method
-either returns plain data or raises ServiceError, whose fields map one to one
-onto OpenAI's error envelope. Validation happens here, before anything is
-stored or queued, so a refused request leaves no trace.
+The HTTP layer (openreel.api) turns a request into plain values and calls one method here; the
+CLI and tests can call the same methods. Every method either returns plain data or raises
+ServiceError, whose fields map one to one onto OpenAI's error envelope.
+
+A create becomes one typed request (openreel.requests), checked against the chosen model's
+capabilities before anything is stored or queued, so a refused request leaves no trace. The job's
+spec is that request as versioned JSON: the worker rebuilds it and runs it through the runner.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import io
 import math
-import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
+from .. import requests as R
+from ..requests import Capabilities, RequestError, parse_size
 from .doorbell import Doorbell
+from .errors import ServiceError, bad
+from .models import Models
 from .settings import Settings
 from .storage import INPUT_IMAGE, NATIVE, SOURCE_VIDEO, Storage
 from .store import Job, Store, new_video_id
+from .uploads import Upload, decode_image, decode_video, resize_frames
 
 if TYPE_CHECKING:
     from .access import Access, Principal
 
-# Sora's sizes. Each is generated at the model's native size of the same
-# aspect ratio, then scaled up when the MP4 is written.
+__all__ = ["VideoService", "ServiceError", "Upload", "bad", "SORA_SIZES", "SORA_SECONDS"]
+
+# Sora's sizes and durations. A size the model cannot make is generated at its native size of the
+# same aspect ratio, then scaled when the MP4 is written; a duration past one pass is a long video.
 SORA_SIZES = ("720x1280", "1280x720", "1024x1792", "1792x1024", "1920x1080", "1080x1920")
 SORA_SECONDS = (4, 8, 12, 16, 20)
-
-
-class ServiceError(Exception):
-    """An error for the client: HTTP status plus OpenAI's envelope fields."""
-
-    def __init__(self, status: int, message: str, param: str | None = None, code: str | None = None,
-                 type: str = "invalid_request_error"):
-        super().__init__(message)
-        self.status, self.message, self.param, self.code, self.type = status, message, param, code, type
-
-    def envelope(self) -> dict:
-        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
-
-
-def bad(param: str, message: str, code: str = "invalid_value") -> ServiceError:
-    return ServiceError(400, message, param=param, code=code)
-
-
-@dataclass
-class Upload:
-    """A file part of a request, already read (the HTTP layer caps its size)."""
-    filename: str
-    content_type: str
-    data: bytes
-
-
-def _size_tuple(size: str) -> tuple[int, int]:
-    w, h = size.lower().split("x")
-    return int(w), int(h)
+WORKER_SEEN_SECONDS = 10.0  # a worker not seen for this long is not counted as serving its models
 
 
 class VideoService:
     def __init__(self, settings: Settings, store: Store | None = None, access: "Access | None" = None):
-        from ..pipeline import load_defaults
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = store or Store(settings.db_url())
@@ -74,65 +49,81 @@ class VideoService:
         self._moderator = None
         self.storage = Storage(settings.data_dir)
         self.doorbell = Doorbell(settings.data_dir)  # wakes an idle worker on this machine at once
-        self.defaults = load_defaults(settings.weights or None)  # the model's native sizes, durations, fps
+        self.models = Models(settings)
+        if self.models.resolve(settings.default_model) is None:
+            raise ValueError(f"OPENREEL_DEFAULT_MODEL {settings.default_model!r} is neither a model nor an alias; "
+                             f"models: {', '.join(self.models.names())}")
 
-    # -- the model's menu --------------------------------------------------------
+    # -- a model's menu --------------------------------------------------------------
 
-    def native_sizes(self) -> list[str]:
-        return list(self.defaults.sizes)
+    def caps(self, name: str | None = None) -> Capabilities:
+        return self.models.capabilities(name or self.models.resolve(self.settings.default_model))
 
-    def allowed_sizes(self) -> list[str]:
-        return list(SORA_SIZES) + [s for s in self.native_sizes() if s not in SORA_SIZES]
+    def allowed_sizes(self, name: str | None = None) -> list[str]:
+        caps = self.caps(name)
+        return list(SORA_SIZES) + [s for s in caps.sizes if s not in SORA_SIZES]
 
-    def allowed_seconds(self) -> list[int]:
-        return sorted(set(self.defaults.seconds) | set(SORA_SECONDS))
+    def allowed_seconds(self, name: str | None = None) -> list[int]:
+        caps = self.caps(name)
+        chained = "long" in caps.modes
+        return sorted(s for s in set(caps.seconds) | set(SORA_SECONDS)
+                      if s in caps.seconds or (chained and s <= caps.max_seconds))
 
-    def native_size_for(self, size: str) -> str:
-        """The native size whose aspect ratio is closest to size's."""
-        if size in self.native_sizes():
+    def native_size_for(self, size: str, name: str | None = None) -> str:
+        """The size the model makes for a requested one: itself if the model can, else the native size
+        whose aspect ratio is closest."""
+        caps = self.caps(name)
+        if caps.allows_size(size):
             return size
-        w, h = _size_tuple(size)
-        return min(self.native_sizes(), key=lambda s: abs(math.log((_size_tuple(s)[0] / _size_tuple(s)[1]) / (w / h))))
+        w, h = parse_size(size)
+        return min(caps.sizes, key=lambda s: abs(math.log((parse_size(s)[0] / parse_size(s)[1]) / (w / h))))
 
     # -- field checks (each names the field and what is allowed) ---------------
 
     def check_prompt(self, prompt: Any) -> str:
         if not isinstance(prompt, str) or not prompt.strip():
-            raise bad("prompt", "prompt is required: a non-empty string of 1 to 32000 characters",
+            raise bad("prompt", f"prompt is required: a non-empty string of 1 to {R.MAX_PROMPT_CHARS} characters",
                       "missing_required_parameter" if prompt in (None, "") else "invalid_value")
-        if len(prompt) > 32000:
-            raise bad("prompt", f"prompt must be at most 32000 characters, got {len(prompt)}")
         return prompt
 
-    def check_model(self, model: Any) -> str:
+    def check_model(self, model: Any) -> tuple[str, str]:
+        """(the name the client gave, the catalog name that runs it)."""
         model = self.settings.default_model if model in (None, "") else model
-        if not isinstance(model, str) or self.settings.resolve_model(model) is None:
-            raise bad("model", f"model must be one of {', '.join(self.settings.public_models())}, got {model!r}")
-        return model
+        name = self.models.resolve(model) if isinstance(model, str) else None
+        if name is None:
+            raise bad("model", f"model must be one of {', '.join(self.models.names())}, got {model!r}")
+        refused = self.models.refusal(name)
+        if refused:
+            raise ServiceError(400, refused, param="model", code="model_refused")
+        return model, name
 
-    def check_seconds(self, seconds: Any, default: int | None = None) -> int:
-        if seconds in (None, ""):
-            seconds = self.settings.default_seconds if default is None else default
-        allowed = self.allowed_seconds()
+    def check_seconds(self, seconds: Any, name: str) -> int:
+        allowed = self.allowed_seconds(name)
+        if seconds in (None, ""):  # Sora's default where the model makes it, else the model's own
+            seconds = self.settings.default_seconds if self.settings.default_seconds in allowed \
+                else self.caps(name).default_seconds
         try:
             value = int(str(seconds).strip())
             if str(value) != str(seconds).strip() or value not in allowed:
                 raise ValueError
         except ValueError:
-            raise bad("seconds", f"seconds must be one of {', '.join(map(str, allowed))} (a string or an "
-                                 f"integer), got {seconds!r}") from None
+            raise bad("seconds", f"seconds must be one of {', '.join(map(str, allowed))} for {name} (a string or "
+                                 f"an integer), got {seconds!r}") from None
         return value
 
-    def check_size(self, size: Any) -> str:
+    def check_size(self, size: Any, name: str) -> str:
         size = self.settings.default_size if size in (None, "") else size
-        if not isinstance(size, str) or size not in self.allowed_sizes():
-            raise bad("size", f"size must be one of {', '.join(self.allowed_sizes())}, got {size!r}")
+        caps = self.caps(name)
+        if not isinstance(size, str) or not (size in SORA_SIZES or caps.allows_size(size)):
+            rule = (f", or any WIDTHxHEIGHT whose sides are multiples of {caps.size_multiple}"
+                    if caps.size_multiple else "")
+            raise bad("size", f"size must be one of {', '.join(self.allowed_sizes(name))}{rule} for {name}, "
+                              f"got {size!r}")
         return size
 
-    def check_extras(self, fields: dict, native_size: str, seconds: int) -> dict:
-        """OpenReel's optional extras (ignored by the SDK): seed, steps, guidance, fps, strength."""
-        from ..pipeline import check_inputs
-        d = self.defaults
+    def options(self, fields: dict, **given) -> tuple[R.SamplingOptions, float | None]:
+        """OpenReel's optional extras (ignored by the SDK): seed, steps, guidance, fps, negative_prompt;
+        and strength, for remixes. Multipart sends strings, so numbers are parsed here."""
         out: dict[str, Any] = {}
         casts = {"seed": int, "steps": int, "guidance": float, "fps": int, "strength": float}
         for name, cast in casts.items():
@@ -145,79 +136,44 @@ class VideoService:
                 out[name] = cast(value)
                 if cast is int and str(value).strip() != str(out[name]) and not isinstance(value, int):
                     raise ValueError
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 raise bad(name, f"{name} must be {'an integer' if cast is int else 'a number'}, got {value!r}") from None
-        if "seed" in out and not 0 <= out["seed"] < 2**63:
-            raise bad("seed", f"seed must be in [0, 2^63), got {out['seed']}")
-        if "strength" in out and not 0 < out["strength"] <= 1:
-            raise bad("strength", f"strength must be in (0, 1], got {out['strength']}")
+        negative = fields.get("negative_prompt")
+        if negative not in (None, ""):
+            out["negative_prompt"] = negative
+        strength = out.pop("strength", None)
+        return R.SamplingOptions(**{**out, **given}), strength
+
+    def checked(self, request: R.Request, name: str) -> R.Request:
+        """request.check against the model: the one rule set; its field becomes the error's param."""
         try:
-            check_inputs(d, "x", min(seconds, max(d.seconds)), native_size, out.get("fps", d.default_fps),
-                         out.get("steps", d.steps), out.get("guidance", d.guidance), d.sampler)
-        except ValueError as exc:
-            field = str(exc).split()[0]
-            raise bad(field, str(exc)) from None
+            request.check(self.caps(name))
+        except RequestError as exc:
+            raise bad(exc.field, str(exc)) from None
+        return request
+
+    def reading(self, prompt: str, name: str) -> dict:
+        """What the built-in model will draw for the prompt, and the words it cannot place (a warning,
+        or a 400 with OPENREEL_REFUSE_UNPLACED_PROMPTS)."""
+        reader = self.models.reader(name)
+        if reader is None:
+            return {}
+        explained = reader(prompt)
+        out = {}
+        if explained.revised != prompt:
+            out["revised_prompt"] = explained.revised
+        if explained.unplaced:
+            if self.settings.refuse_unplaced_prompts:
+                raise bad("prompt", f"model {name} {explained.message}; describe one shape, colour, motion and "
+                                    "background it knows", "prompt_not_drawable")
+            out["warnings"] = [explained.message]
         return out
 
-    # -- uploaded media ------------------------------------------------------
+    # -- sources -------------------------------------------------------------
 
-    def decode_image(self, ref: Any, param: str = "input_reference"):
-        """An image upload, or {image_url: data URL}, as an RGB PIL image; refuses bombs and non-images."""
-        from PIL import Image
-        if isinstance(ref, Upload):
-            data = ref.data
-        elif isinstance(ref, dict) and isinstance(ref.get("image_url"), str):
-            url = ref["image_url"]
-            if not url.startswith("data:") or ";base64," not in url:
-                raise bad(param, f"{param}.image_url must be a base64 data URL (data:image/png;base64,...); "
-                                 "this server does not fetch remote URLs")
-            try:
-                data = base64.b64decode(url.split(";base64,", 1)[1], validate=True)
-            except (binascii.Error, ValueError):
-                raise bad(param, f"{param}.image_url is not valid base64") from None
-        elif isinstance(ref, dict) and ref.get("file_id"):
-            raise bad(param, f"{param}.file_id is not supported here; upload the image or send image_url")
-        else:
-            raise bad(param, f"{param} must be an image file (PNG, JPEG or WebP) or {{\"image_url\": data URL}}")
-        try:
-            im = Image.open(io.BytesIO(data))
-            if im.format not in ("PNG", "JPEG", "WEBP", "GIF", "BMP"):
-                raise bad(param, f"{param} must be a PNG, JPEG or WebP image, got {im.format}")
-            w, h = im.size
-            if w * h > self.settings.max_image_pixels:
-                raise bad(param, f"{param} is {w}x{h}, more than {self.settings.max_image_pixels} pixels; "
-                                 "send a smaller image", "image_too_large")
-            im.load()
-            return im.convert("RGB")
-        except ServiceError:
-            raise
-        except Exception as exc:  # Pillow raises many types for corrupt data, bombs included
-            raise bad(param, f"{param} is not a readable image ({type(exc).__name__}); send a PNG, JPEG "
-                             "or WebP file") from None
-
-    def decode_video(self, upload: Upload, native_size: str | None, param: str = "video") -> tuple[np.ndarray, int, str]:
-        """An uploaded video -> (frames at a native size, fps, native size)."""
-        from PIL import Image
-
-        from ..media.video import read_video
-        with tempfile.NamedTemporaryFile(suffix=Path(upload.filename or "v.mp4").suffix or ".mp4") as f:
-            f.write(upload.data)
-            f.flush()
-            try:
-                frames, fps = read_video(f.name)
-            except Exception:
-                raise bad(param, f"{param} is not a readable video file; send an MP4 or WebM") from None
-        if len(frames) < 2:
-            raise bad(param, f"{param} has {len(frames)} frame(s); at least 2 are needed")
-        if len(frames) / max(fps, 1e-6) > self.settings.max_source_seconds:
-            raise bad(param, f"{param} is longer than {self.settings.max_source_seconds:g} s")
-        h, w = frames.shape[1:3]
-        native = native_size or self.native_size_for(f"{w}x{h}")
-        nw, nh = _size_tuple(native)
-        if (w, h) != (nw, nh):
-            frames = np.stack([np.asarray(Image.fromarray(fr).resize((nw, nh), Image.BICUBIC)) for fr in frames])
-        fps_out = int(round(fps)) if round(fps) in self.defaults.fps else self.defaults.default_fps
-        return frames, fps_out, native
+    def visible(self, job: Job, who: "Principal | None") -> bool:
+        """Owners see their own videos, admins everything; anyone else gets 404, so ids can't be probed."""
+        return who is None or who.sees_everything or job.owner_id == who.user_id
 
     def source_from(self, ref: Any, param: str = "video", who: "Principal | None" = None) -> dict:
         """A `video` field, as {id} of a completed video or an uploaded file: what the worker will read."""
@@ -232,17 +188,14 @@ class VideoService:
                 raise ServiceError(410, f"the files of video {src.id} have expired or were deleted",
                                    param=f"{param}.id", code="video_expired")
             return {"source_id": src.id, "native_size": src.params["native_size"], "size": src.size,
-                    "source_seconds": float(src.params.get("total_seconds", src.seconds))}
+                    "source_seconds": float(src.params.get("total_seconds", src.seconds)),
+                    "ref": self.storage.ref(src.id, NATIVE)}
         if isinstance(ref, Upload):
             return {"upload": ref}
         raise bad(param, f"{param} is required: a video file, or {{\"id\": \"video_...\"}} of a completed video",
                   "missing_required_parameter" if ref is None else "invalid_value")
 
     # -- create ----------------------------------------------------------------
-
-    def visible(self, job: Job, who: "Principal | None") -> bool:
-        """Owners see their own videos, admins everything; anyone else gets 404, so ids can't be probed."""
-        return who is None or who.sees_everything or job.owner_id == who.user_id
 
     def _idempotent(self, key: str | None, who: "Principal | None") -> tuple[str | None, dict | None]:
         """The key scoped to its user (one user's key never returns another's job), and a job it already made."""
@@ -269,31 +222,39 @@ class VideoService:
     def _admit(self, who: "Principal | None", prompt: str, seconds: int, size: str) -> None:
         """The key's caps, quota and prompt-burst rule, before anything is stored."""
         if self.access and who:
-            w, h = _size_tuple(size)
+            w, h = parse_size(size)
             self.access.check_job(who, seconds, w, h)
             self.access.record_prompt(who, prompt)
 
     def create(self, fields: dict, idempotency_key: str | None = None, who: "Principal | None" = None) -> dict:
-        """POST /v1/videos"""
+        """POST /v1/videos: text -> video, or image -> video with input_reference."""
         idempotency_key, found = self._idempotent(idempotency_key, who)
         if found:
             return found
         prompt = self.check_prompt(fields.get("prompt"))
-        model = self.check_model(fields.get("model"))
-        seconds = self.check_seconds(fields.get("seconds"))
-        size = self.check_size(fields.get("size"))
-        native = self.native_size_for(size)
-        extras = self.check_extras(fields, native, seconds)
+        model, name = self.check_model(fields.get("model"))
+        seconds = self.check_seconds(fields.get("seconds"), name)
+        size = self.check_size(fields.get("size"), name)
+        native = self.native_size_for(size, name)
         image = None
         if fields.get("input_reference") not in (None, ""):
-            image = self.decode_image(fields["input_reference"])
-        self._admit(who, prompt, seconds, size)
-        params = {"mode": "image" if image else "text", "native_size": native, "output_size": size,
-                  "seconds": seconds, **extras}
+            image = decode_image(fields["input_reference"], self.settings.max_image_pixels)
         vid = new_video_id()
+        o, _ = self.options(fields, size=native)
+        ref = self.storage.ref(vid, INPUT_IMAGE) if image is not None else None
+        if seconds in self.caps(name).seconds:
+            o = replace(o, seconds=seconds)
+            request = R.ImageToVideo(prompt, ref, o) if image is not None else R.TextToVideo(prompt, o)
+        else:
+            request = R.Long(prompt, replace(o, seconds=seconds), image=ref)
+        self.checked(request, name)
+        extra = self.reading(prompt, name)
+        self._admit(who, prompt, seconds, size)
+        params = {"mode": "image" if image is not None else "text", "native_size": native, "output_size": size,
+                  "seconds": seconds, "spec": R.to_spec(request), **extra}
         if image is not None:
-            self._save_image(vid, image, native)
-        return self._queue(vid, "create", model, prompt, size, str(seconds), params, None, idempotency_key, who)
+            self._save_image(vid, image)
+        return self._queue(vid, "create", model, name, prompt, size, str(seconds), params, None, idempotency_key, who)
 
     def remix(self, video_id: str, fields: dict, idempotency_key: str | None = None,
               who: "Principal | None" = None) -> dict:
@@ -305,13 +266,15 @@ class VideoService:
         if src is None or not self.visible(src, who):
             raise ServiceError(404, f"no video with id {video_id!r}", param="video_id", code="not_found")
         prompt = self.check_prompt(fields.get("prompt"))
+        name = src.backend or self.settings.model_name
         source = self.source_from({"id": video_id}, who=who)
-        seconds = int(round(source["source_seconds"]))
-        extras = self.check_extras(fields, source["native_size"], seconds)
-        self._admit(who, prompt, seconds, src.size)
+        o, strength = self.options(fields, size=source["native_size"])
+        request = self.checked(R.Remix(source["ref"], prompt, strength, o), name)
+        extra = self.reading(prompt, name)
+        self._admit(who, prompt, int(round(source["source_seconds"])), src.size)
         params = {"mode": "remix", "native_size": source["native_size"], "output_size": src.size,
-                  "source_id": src.id, **extras}
-        return self._queue(new_video_id(), "remix", src.model, prompt, src.size, src.seconds, params, src.id,
+                  "source_id": src.id, "spec": R.to_spec(request), **extra}
+        return self._queue(new_video_id(), "remix", src.model, name, prompt, src.size, src.seconds, params, src.id,
                            idempotency_key, who)
 
     def edit(self, fields: dict, idempotency_key: str | None = None, who: "Principal | None" = None) -> dict:
@@ -329,47 +292,56 @@ class VideoService:
         if found:
             return found
         prompt = self.check_prompt(fields.get("prompt"))
+        model, name = self.check_model(fields.get("model"))
         if fields.get("seconds") in (None, ""):
-            raise bad("seconds", f"seconds is required: one of {', '.join(map(str, self.allowed_seconds()))}",
+            raise bad("seconds", f"seconds is required: one of {', '.join(map(str, self.allowed_seconds(name)))}",
                       "missing_required_parameter")
-        seconds = self.check_seconds(fields.get("seconds"))
+        seconds = self.check_seconds(fields.get("seconds"), name)
         source = self.source_from(fields.get("video"), who=who)
         return self._queue_from_source("extend", prompt, fields, source, seconds, idempotency_key, who)
 
     def _queue_from_source(self, kind: str, prompt: str, fields: dict, source: dict, extension: int | None,
                            idempotency_key: str | None, who: "Principal | None" = None) -> dict:
-        model = self.check_model(fields.get("model"))
+        model, name = self.check_model(fields.get("model"))
         vid = new_video_id()
         if "upload" in source:
-            frames, fps, native = self.decode_video(source["upload"], None)
-            size = native
-            source_seconds = len(frames) / fps
+            frames, fps = decode_video(source["upload"], self.settings.max_source_seconds)
+            native = self.native_size_for(f"{frames.shape[2]}x{frames.shape[1]}", name)
+            frames, size, source_seconds = resize_frames(frames, native), native, len(frames) / fps
+            ref = self.storage.ref(vid, SOURCE_VIDEO)
         else:
-            native, size, source_seconds = source["native_size"], source["size"], source["source_seconds"]
-        extras = self.check_extras(fields, native, extension or max(1, int(round(source_seconds))))
-        params = {"mode": kind, "native_size": native, "output_size": size, **extras}
+            native, size, source_seconds, ref = (source["native_size"], source["size"], source["source_seconds"],
+                                                 source["ref"])
+        o, strength = self.options(fields, size=native)
+        if kind == "extend":
+            request = R.Extend(ref, prompt, options=replace(o, seconds=extension))
+        else:
+            request = R.Edit(ref, prompt, strength, o)
+        self.checked(request, name)
+        extra = self.reading(prompt, name)
+        total = source_seconds + (extension or 0)
+        params = {"mode": kind, "native_size": native, "output_size": size, "total_seconds": total,
+                  "spec": R.to_spec(request), **extra}
         if "source_id" in source:
             params["source_id"] = source["source_id"]
         if extension is not None:
             params["seconds"] = extension
-        total = source_seconds + (extension or 0)
-        params["total_seconds"] = total
-        seconds = str(int(round(total)))
         self._admit(who, prompt, extension or max(1, int(round(source_seconds))), size)
         if "upload" in source:
             from ..media.video import write_mp4
-            write_mp4(self.storage.folder(vid, create=True) / SOURCE_VIDEO, frames, fps)
-        return self._queue(vid, kind, model, prompt, size, seconds, params,
+            write_mp4(self.storage.folder(vid, create=True) / SOURCE_VIDEO, frames, max(1, int(round(fps))))
+        return self._queue(vid, kind, model, name, prompt, size, str(int(round(total))), params,
                            source.get("source_id") if kind != "extend" else None, idempotency_key, who)
 
-    def _save_image(self, vid: str, image, native: str) -> None:
+    def _save_image(self, vid: str, image) -> None:
         from ..media.previews import write_atomic
         buf = io.BytesIO()
         image.save(buf, format="PNG")
         write_atomic(self.storage.folder(vid, create=True) / INPUT_IMAGE, buf.getvalue())
 
-    def _queue(self, vid: str, kind: str, model: str, prompt: str, size: str, seconds: str, params: dict,
-               remixed_from: str | None, idempotency_key: str | None, who: "Principal | None" = None) -> dict:
+    def _queue(self, vid: str, kind: str, model: str, backend: str, prompt: str, size: str, seconds: str,
+               params: dict, remixed_from: str | None, idempotency_key: str | None,
+               who: "Principal | None" = None) -> dict:
         blocked = self._moderate(prompt)
         refused = None
         if blocked:
@@ -380,7 +352,7 @@ class VideoService:
             job = self.store.insert_job(video_id=vid, kind=kind, model=model, prompt=prompt, size=size,
                                         seconds=seconds, params=params, remixed_from=remixed_from,
                                         idempotency_key=idempotency_key, owner_id=who.user_id if who else None,
-                                        key_id=who.key_id if who else None, refused=refused)
+                                        key_id=who.key_id if who else None, refused=refused, backend=backend)
         except BaseException:
             self.storage.delete(vid)
             raise
@@ -451,11 +423,9 @@ class VideoService:
                                code="video_expired")
         return path, content_type
 
-    def models(self) -> dict:
-        now = int(time.time())
-        return {"object": "list", "data": [
-            {"id": name, "object": "model", "created": now, "owned_by": "openreel"}
-            for name in self.settings.public_models()]}
+    def list_models(self) -> dict:
+        """GET /v1/models: every model with its family, capabilities and licence."""
+        return {"object": "list", "data": self.models.public()}
 
     # -- provenance ----------------------------------------------------------------
 
@@ -468,34 +438,53 @@ class VideoService:
     def provenance(self):
         if not hasattr(self, "_provenance"):
             from .provenance import Provenance
-            self._provenance = Provenance(self.settings, self.store, self.instance_id(), self.settings.model_name)
+            self._provenance = Provenance(self.settings, self.store, self.instance_id(), self.models.identity)
         return self._provenance
 
-    def model_version(self) -> str:
-        """The built-in model's version: a prefix of the weights' SHA-256 that the C2PA claims cite too
-        (provenance hashes the files once per process)."""
-        return f"{self.settings.model_name}@{self.provenance.weights_sha256[:16]}"
+    def model_version(self, job: Job | None = None) -> str:
+        """A job's model as name@weights-digest prefix (the digest the C2PA claims cite in full)."""
+        m = self.models.identity(job.backend if job and job.backend else self.settings.model_name)
+        return f"{m.name}@{m.weights_sha256[:16]}"
 
     def credentials_summary(self, job: Job) -> list[str]:
         """What the public page says about where the video came from."""
         c = self.provenance.claims(job)
-        return ["AI-generated: C2PA digitalSourceType trainedAlgorithmicMedia, signed by this instance",
-                f"model {c['model']} (weights SHA-256 {c['model_weights_sha256'][:16]}...)",
-                f"trained only on OpenReel's procedural world (data manifest SHA-256 "
-                f"{c['training_data_manifest_sha256'][:16]}...)",
-                f"video {c['video_id']} on instance {c['instance_id']}, OpenReel {c['openreel_version']}",
-                "an invisible watermark in the frames traces copies back to this video",
-                "prompt moderated and the video reviewed before publication"]
+        lines = ["AI-generated: C2PA digitalSourceType trainedAlgorithmicMedia, signed by this instance",
+                 f"model {c['model']} ({c['model_family']}, weights SHA-256 {c['model_weights_sha256'][:16]}...)"]
+        if c.get("training_data_manifest_sha256"):
+            lines.append(f"trained only on OpenReel's procedural world (data manifest SHA-256 "
+                         f"{c['training_data_manifest_sha256'][:16]}...)")
+        return lines + [f"video {c['video_id']} on instance {c['instance_id']}, OpenReel {c['openreel_version']}",
+                        "an invisible watermark in the frames traces copies back to this video",
+                        "prompt moderated and the video reviewed before publication"]
 
     # -- the wire object -----------------------------------------------------
 
+    def waiting_for(self, job: Job) -> str | None:
+        """For a queued job whose model no running worker serves: what it waits for."""
+        if job.status != "queued":
+            return None
+        served = self.store.served_models(WORKER_SEEN_SECONDS)
+        name = job.backend or self.settings.model_name
+        if served is None or name in served:
+            return None
+        return (f"no running worker serves model {name}; it stays queued until one does "
+                f"(openreel worker --model {name})")
+
     def to_object(self, job: Job) -> dict:
-        """The Videos API's `Video` object."""
+        """The Videos API's `Video` object, plus OpenReel's notes on how the prompt was read."""
         error = {"code": job.error_code, "message": job.error_message or ""} if job.status == "failed" else None
-        return {
+        out = {
             "id": job.id, "object": "video", "model": job.model, "status": job.status,
             "progress": 100 if job.status == "completed" else int(job.progress or 0),
             "created_at": job.created_at, "completed_at": job.completed_at, "expires_at": job.expires_at,
             "prompt": job.prompt, "size": job.size, "seconds": job.seconds,
             "remixed_from_video_id": job.remixed_from_video_id, "error": error,
         }
+        for key in ("revised_prompt", "warnings"):
+            if key in job.params:
+                out[key] = job.params[key]
+        waiting = self.waiting_for(job)
+        if waiting:
+            out["waiting_for"] = waiting
+        return out

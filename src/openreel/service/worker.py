@@ -20,6 +20,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Callable
 
 
@@ -32,6 +33,7 @@ from .webhooks import deliver_due, queue_event
 log = logging.getLogger("openreel.worker")
 
 CANCEL_LOOK_SECONDS = 0.25  # how often a running job checks whether it was deleted (between denoising steps)
+SEEN_EVERY_SECONDS = 2.0  # how often an idle or busy worker says it is alive (and which models it serves)
 
 
 class Cancelled(Exception):
@@ -47,40 +49,40 @@ def _size(size: str) -> tuple[int, int]:
     return int(w), int(h)
 
 
-def generate(pipe, job: Job, storage: Storage, callback: Callable[[int, int], None]):
-    """Run one job's generation on the pipeline. Returns the Video."""
-    from ..media.video import read_video
+def job_request(job: Job, storage: Storage):
+    """The job's typed request, from its spec (versioned JSON written by the service)."""
+    from ..requests import from_spec
+    if "spec" not in job.params:
+        return legacy_request(job, storage)
+    return from_spec(job.params["spec"])
+
+
+def legacy_request(job: Job, storage: Storage):
+    """A job queued before specs existed (its params name the mode): the same request, typed."""
+    from .. import requests as R
     p = job.params
-    kw = {k: p[k] for k in ("seed", "steps", "guidance", "fps") if k in p}
-    kw["size"] = p["native_size"]
+    o = R.SamplingOptions(size=p.get("native_size"), seed=p.get("seed", 0), steps=p.get("steps"),
+                          guidance=p.get("guidance"), fps=p.get("fps"))
+    source = storage.ref(p["source_id"], NATIVE) if "source_id" in p else storage.ref(job.id, SOURCE_VIDEO)
     mode = p["mode"]
-    max_native = max(pipe.defaults.seconds)
-
-    def source_frames():
-        if "source_id" in p:
-            return read_video(storage.path(p["source_id"], NATIVE))[0]
-        return read_video(storage.path(job.id, SOURCE_VIDEO))[0]
-
-    if mode == "text":
-        if p["seconds"] <= max_native:
-            return pipe(job.prompt, seconds=p["seconds"], callback=callback, **kw)
-        return pipe.long(job.prompt, seconds=p["seconds"], callback=callback, **kw)
-    if mode == "image":
-        from PIL import Image
-        image = Image.open(storage.path(job.id, INPUT_IMAGE)).convert("RGB")
-        if p["seconds"] <= max_native:
-            return pipe(job.prompt, seconds=p["seconds"], image=image, callback=callback, **kw)
-        first = pipe(job.prompt, seconds=max_native, image=image, callback=None, **kw)
-        return pipe.extend(first, job.prompt, seconds=p["seconds"] - max_native, callback=callback, **kw)
+    if mode in ("text", "image"):
+        image = storage.ref(job.id, INPUT_IMAGE) if mode == "image" else None
+        seconds = p["seconds"]
+        if mode == "image" and seconds <= 4:
+            return R.ImageToVideo(job.prompt, image, replace(o, seconds=seconds))
+        if seconds <= 4:
+            return R.TextToVideo(job.prompt, replace(o, seconds=seconds))
+        return R.Long(job.prompt, replace(o, seconds=seconds), image=image)
     if mode in ("remix", "edit"):
-        if "strength" in p:
-            kw["strength"] = p["strength"]
-        kw.pop("size")
-        return pipe.remix(source_frames(), job.prompt, callback=callback, **kw)
-    if mode == "extend":
-        kw.pop("size")
-        return pipe.extend(source_frames(), job.prompt, seconds=p["seconds"], callback=callback, **kw)
-    raise ValueError(f"mode {mode!r} is not known to this worker")
+        cls = R.Remix if mode == "remix" else R.Edit
+        return cls(source, job.prompt, p.get("strength"), replace(o, size=None))
+    return R.Extend(source, job.prompt, options=replace(o, size=None, seconds=p["seconds"]))
+
+
+def generate(backend, job: Job, storage: Storage, callback: Callable[[int, int], None]):
+    """Run one job on its backend, through the one runner the CLI uses too. Returns the Video."""
+    from ..runner import run
+    return run(backend, job_request(job, storage), callback, resolve=storage.resolve)
 
 
 def write_assets(video, job: Job, storage: Storage, provenance=None, pool=None) -> None:
@@ -146,44 +148,67 @@ def _link_atomic(src, dst) -> None:
 
 
 class Worker:
-    def __init__(self, settings: Settings, name: str | None = None, pipeline=None):
+    """Claims jobs for the models it serves (`models`; empty = every model) and runs them."""
+
+    def __init__(self, settings: Settings, name: str | None = None, pipeline=None, models: list[str] | None = None):
+        from .models import Models
         self.settings = settings
         self.name = name or f"worker-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.store = Store(settings.db_url())
         self.storage = Storage(settings.data_dir)
         self.doorbell = Doorbell(settings.data_dir)
-        self._pipe = pipeline
+        self.models = list(models if models is not None else settings.worker_models)
+        self.catalog = Models(settings)
+        self._backends: dict = {}
+        if pipeline is not None:  # tests pass a built-in pipeline of tiny (or stand-in) components
+            from ..backends.builtin import BuiltinBackend
+            self._backends[settings.model_name] = BuiltinBackend(settings.model_name, pipeline=pipeline)
         self.stopping = threading.Event()
         # Threads for a finished job's files (write_assets): one per file, at most four.
         self.files = ThreadPoolExecutor(max_workers=4, thread_name_prefix="files")
         from .provenance import Provenance, instance_id
-        self.provenance = Provenance(settings, self.store, instance_id(settings.data_dir), settings.model_name)
+        self.provenance = Provenance(settings, self.store, instance_id(settings.data_dir), self.identity)
 
-    @property
-    def pipe(self):
-        if self._pipe is None:
-            from ..pipeline import VideoPipeline
-            self._pipe = VideoPipeline.from_pretrained(self.settings.weights or None)
-        return self._pipe
+    def backend(self, name: str):
+        """A served model, loaded once per process."""
+        if name not in self._backends:
+            self._backends[name] = self.catalog.catalog.load(name)
+        return self._backends[name]
+
+    def identity(self, name: str):
+        return self.backend(name).identity() if name in self._backends else self.catalog.identity(name)
+
+    def seen(self) -> None:
+        self.store.worker_seen(self.name, self.models)
 
     def run(self, watch_parent: int | None = None) -> None:
-        _ = self.pipe  # load once, before the first claim, so the first job isn't slower
-        log.info("%s ready", self.name)
-        last_reap = 0.0
-        while not self.stopping.is_set():
-            if watch_parent and os.getppid() != watch_parent:
-                log.warning("%s: parent process is gone; exiting", self.name)
-                return
-            now = time.time()
-            if now - last_reap > min(self.settings.lease_seconds / 3, 5):
-                self.reap()
-                last_reap = now
-            deliver_due(self.store, self.settings)
-            job = self.store.claim(self.name, self.settings.lease_seconds)
-            if job is None:
-                self.doorbell.wait(self.settings.poll_idle_seconds, self.stopping)
-                continue
-            self.process(job)
+        # Load before the first claim, so the first job isn't slower: the served models, or the built-in one.
+        for name in self.models or [self.settings.model_name]:
+            backend = self.backend(name)
+            if hasattr(backend, "pipe"):
+                _ = backend.pipe
+        log.info("%s ready (models: %s)", self.name, ", ".join(self.models) or "all")
+        last_reap = last_seen = 0.0
+        try:
+            while not self.stopping.is_set():
+                if watch_parent and os.getppid() != watch_parent:
+                    log.warning("%s: parent process is gone; exiting", self.name)
+                    return
+                now = time.time()
+                if now - last_seen > SEEN_EVERY_SECONDS:
+                    self.seen()
+                    last_seen = now
+                if now - last_reap > min(self.settings.lease_seconds / 3, 5):
+                    self.reap()
+                    last_reap = now
+                deliver_due(self.store, self.settings)
+                job = self.store.claim(self.name, self.settings.lease_seconds, self.models or None)
+                if job is None:
+                    self.doorbell.wait(self.settings.poll_idle_seconds, self.stopping)
+                    continue
+                self.process(job)
+        finally:
+            self.store.worker_gone(self.name)
 
     def reap(self) -> None:
         requeued, failed = self.store.reap(self.settings.max_attempts)
@@ -220,7 +245,7 @@ class Worker:
         beat.start()
         try:
             started = time.time()
-            video = generate(self.pipe, job, self.storage, callback)
+            video = generate(self.backend(job.backend or self.settings.model_name), job, self.storage, callback)
             generated = time.time()
             if state["lost"]:
                 raise LeaseLost()
@@ -257,6 +282,7 @@ class Worker:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Run one OpenReel worker (settings from OPENREEL_* variables).")
     parser.add_argument("--name", default=None)
+    parser.add_argument("--model", action="append", default=[], help="serve only this model (repeatable)")
     parser.add_argument("--watch-parent", type=int, default=0, help="exit when this parent pid goes away")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -266,7 +292,7 @@ def main(argv: list[str] | None = None) -> None:
         # (polls, downloads) then queued for seconds. A lower priority costs generation only the CPU
         # the API actually uses.
         os.nice(settings.worker_nice)
-    worker = Worker(settings, args.name)
+    worker = Worker(settings, args.name, models=args.model or None)
     signal.signal(signal.SIGTERM, lambda *_: worker.stopping.set())
     worker.run(watch_parent=args.watch_parent or None)
 

@@ -1,10 +1,10 @@
-"""Where the one object in a frame is: per-pixel coverage against a flat background.
+"""Segments the one object in a frame of the built-in world: per-pixel coverage against a flat background.
 
 The world's clips hold one flat-coloured object on a flat background, so the object is
 found without any learned part: the background is each frame's median colour, and each
 pixel's coverage is how far its colour lies from the background's toward the object's.
 The probe (eval/probe.py) reads attributes from it; the pipeline eases extension seams
-with it (pipeline.seam_eased), so a seam is judged and mended on one measure of where
+with it (seams.seam_eased), so a seam is judged and mended on one measure of where
 the object is and what colour it is. Numpy only.
 """
 
