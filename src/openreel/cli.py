@@ -126,7 +126,7 @@ def generate(
         check_output_path(output)
         refused = catalog.refusal(name)
         if refused:
-            raise ValueError(f"model: {refused}")
+            raise ValueError(refused)
     except KeyError as exc:
         fail(str(exc).strip(chr(34) + chr(39)))
     except (ValueError, FileNotFoundError) as exc:

@@ -165,13 +165,14 @@ def _check_options(caps: Capabilities, o: SamplingOptions) -> None:
     if not isinstance(o.negative_prompt, str):
         raise RequestError("negative_prompt", "negative_prompt must be a string")
     if o.negative_prompt and not caps.negative_prompt:
-        raise RequestError("negative_prompt", f"{caps.name} does not take a negative prompt; leave it out")
+        raise RequestError("negative_prompt", f"negative_prompt: model {caps.name} does not take a negative prompt; "
+                                                 "leave it out")
     if o.frames is not None:
         a, b = caps.frame_rule
         if isinstance(o.frames, bool) or not isinstance(o.frames, int) or o.frames < 1 or o.frames % a != b % a:
             raise RequestError("frames", f"frames must be {caps.frame_rule_text()} for {caps.name}; got {o.frames!r}")
         if o.seconds is not None:
-            raise RequestError("frames", "give seconds or frames, not both")
+            raise RequestError("frames", "frames and seconds both say the length: give one, not both")
 
 
 def _check_media(value: Any, name: str) -> None:
@@ -245,7 +246,7 @@ class Extend:
         if not isinstance(self.backward, bool):
             raise RequestError("backward", "backward must be true or false")
         if self.backward and not caps.extend_backward:
-            raise RequestError("backward", f"model {caps.name} extends forward only")
+            raise RequestError("backward", f"backward: model {caps.name} extends forward only")
         _check_draws(caps, self.draws)
 
 
@@ -376,7 +377,7 @@ class Long:
         _check_options(caps, self.options)
         if self.image is not None:
             if "image" not in caps.modes:
-                raise RequestError("image", f"model {caps.name} cannot start a long video from an image")
+                raise RequestError("image", f"image: model {caps.name} cannot start a long video from an image")
             _check_media(self.image, "image")
         if self.options.seconds is not None:
             _check_chain_seconds(caps, self.options.seconds)

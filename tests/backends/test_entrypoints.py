@@ -98,6 +98,28 @@ def test_family_detection_refuses_a_folder_of_no_known_kind(tmp_path):
     assert r.returncode == 2 and "no family recognises this folder" in r.stderr
 
 
+def test_memory_and_speed_options_are_recorded_in_the_job_and_its_identity(tiny_folder, tmp_path):
+    from openreel.service.settings import Settings
+    from openreel.service.store import Store
+    from openreel.service.videos import VideoService
+    service = VideoService(Settings(data_dir=tmp_path, moderation=False))
+    service.models.catalog.add("wan-bf16", tiny_folder("wan", "t2v"), options={"dtype": "bfloat16", "vae_tiling": "true"})
+    made = service.create({"prompt": "a red ball", "model": "wan-bf16", "size": "32x32", "seconds": "1"})
+    assert Store(service.settings.db_url()).get(made["id"]).params["model_options"] == {
+        "dtype": "bfloat16", "vae_tiling": "true"}
+    assert service.models.identity("wan-bf16").options == {"dtype": "bfloat16", "vae_tiling": True}
+
+
+def test_a_non_commercial_model_is_refused_by_the_cli_on_a_commercial_instance(tiny_folder, tmp_path):
+    data = tmp_path / "data"
+    assert cli("models", "add", "nc", "--path", tiny_folder("wan", "t2v"), "--license", "cc-by-nc-4.0",
+               "--data-dir", data).returncode == 0
+    r = subprocess.run([OPENREEL, "generate", "a red ball", "--model", "nc", "--data-dir", str(data), "--size", "32x32",
+                        "-o", str(tmp_path / "v.mp4")], capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                       env={**os.environ, "OPENREEL_COMMERCIAL_USE": "true"})
+    assert r.returncode == 2 and "non-commercial licence (cc-by-nc-4.0)" in r.stderr and "error: model" in r.stderr
+
+
 @pytest.fixture(scope="module")
 def server(data_dir):
     srv = Server(data_dir, env={"HF_HUB_OFFLINE": "1"}).start()

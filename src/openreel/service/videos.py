@@ -342,6 +342,9 @@ class VideoService:
     def _queue(self, vid: str, kind: str, model: str, backend: str, prompt: str, size: str, seconds: str,
                params: dict, remixed_from: str | None, idempotency_key: str | None,
                who: "Principal | None" = None) -> dict:
+        options = self.models.catalog.get(backend).get("options")
+        if options:  # memory and speed options change the arithmetic: the job records them (so do its credentials)
+            params = {**params, "model_options": options}
         blocked = self._moderate(prompt)
         refused = None
         if blocked:
