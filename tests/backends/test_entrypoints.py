@@ -59,6 +59,22 @@ def test_the_cli_generates_with_a_registered_model(family, data_dir, tmp_path):
     assert frames.shape == (caps.frames_for(t.SECONDS, t.FPS), h, w, 3) and round(fps) == t.FPS
 
 
+@pytest.mark.parametrize("family", FIRST)
+def test_the_python_api_runs_a_registered_model(family, data_dir):
+    from openreel import load_backend, run
+    from openreel.requests import SamplingOptions, TextToVideo
+    t = tiny(family)
+    backend = load_backend(f"tiny-{family}", data_dir=data_dir)
+    video = run(backend, TextToVideo("a red ball moving right", SamplingOptions(size=t.SIZE, seconds=t.SECONDS,
+                                                                                 fps=t.FPS, steps=2, seed=3)))
+    w, h = (int(v) for v in t.SIZE.split("x"))
+    assert video.frames.shape == (caps_of(data_dir, f"tiny-{family}").frames_for(t.SECONDS, t.FPS), h, w, 3)
+    assert video.fps == t.FPS and video.params["model"] == f"tiny-{family}" and video.params["family"] == family
+    again = run(backend, TextToVideo("a red ball moving right", SamplingOptions(size=t.SIZE, seconds=t.SECONDS,
+                                                                                 fps=t.FPS, steps=2, seed=3)))
+    assert np.array_equal(video.frames, again.frames)  # the same seed, the same frames
+
+
 def test_the_cli_refuses_what_a_model_cannot_do_naming_the_model_and_its_modes(data_dir, tmp_path):
     r = cli("generate", "a red ball", "--loop", "--model", "tiny-cogvideox", "--data-dir", data_dir,
             "-o", tmp_path / "v.mp4")
