@@ -27,7 +27,7 @@ def test_the_same_frames_make_the_same_file(tmp_path, options):
 
 
 def test_track_follows_the_object_and_reads_nothing_where_there_is_none():
-    from openreel.backends.builtin.objects import track
+    from openreel.world.objects import track
     from openreel.world.scene import Scene
     scene = Scene("circle", "red", "navy", "right", (0.3, 0.5), (0.7, 0.5), 0.3, 0.3)
     frames = render(scene, 64, 64, 16)

@@ -1,8 +1,8 @@
 """Generation modes (issue 3): image -> video, extend, loop, remix, blend, storyboard, long.
 
-Two levels: the Python API on tiny seeded components (shapes, stitching, the
-whole-job progress, input checks), and every mode end to end through the
-`openreel generate` command on the shipped weights, on short clips.
+Two levels: the seam, draw and loop heuristics with the modes over tiny seeded components
+(each mode's Python API itself, its lengths, progress and input checks: test_pipeline.py), and
+every mode end to end through the `openreel generate` command on the shipped weights, on short clips.
 """
 
 import json
@@ -13,75 +13,27 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from openreel.media.video import as_saved, read_video, write_mp4
-from openreel.models.autoencoder import AutoencoderConfig, VideoAutoencoder
-from openreel.models.dit import DiT, DiT_XS
-from openreel.backends.builtin import GenerationDefaults, VideoPipeline
-from openreel.backends.builtin.seams import (BLEND_CANDIDATES, BLEND_STRENGTH, EASE_FRAMES, EASE_MOVE_LIMIT, EXTEND_CANDIDATES, FIRST_FRAME_DB,
+from openreel.backends.builtin import VideoPipeline
+from openreel.backends.builtin.seams import (BLEND_CANDIDATES, BLEND_STRENGTH, EASE_FRAMES, EASE_MOVE_LIMIT, EXTEND_CANDIDATES,
                                              boomerang_start, glide, hop_ratio, motion_steps, seam_eased, seam_ratio, toward, tween, refine_steps, saved_seam_ratio)
 from openreel.video import Video
 from openreel.world.scene import Scene, render
 
-from test_pipeline import TinyTextEncoder  # noqa: E402 (the same deterministic stand-in for MiniLM)
+from test_pipeline import clip, psnr, tiny_pipeline  # noqa: E402 (the same tiny components and clips)
 
 OPENREEL = str(Path(sys.executable).parent / "openreel")
 
 
 @pytest.fixture(scope="module")
 def pipe():
-    torch.manual_seed(0)
-    ae = VideoAutoencoder(AutoencoderConfig(channels=(8, 8, 16), group_channels=16, latent_channels=4))
-    dit = DiT(DiT_XS(latent_channels=4))
-    for p in dit.parameters():
-        if p.abs().sum() == 0:
-            torch.nn.init.normal_(p, std=0.05)
-    return VideoPipeline(TinyTextEncoder(), ae, dit, GenerationDefaults(steps=2))
-
-
-@pytest.fixture(scope="module")
-def cond_pipe():
-    """The same, with a transformer trained with masked frame conditioning (here: random weights)."""
-    torch.manual_seed(0)
-    ae = VideoAutoencoder(AutoencoderConfig(channels=(8, 8, 16), group_channels=16, latent_channels=4))
-    dit = DiT(DiT_XS(latent_channels=4, frame_cond=True))
-    for p in dit.parameters():
-        if p.abs().sum() == 0:
-            torch.nn.init.normal_(p, std=0.05)
-    return VideoPipeline(TinyTextEncoder(), ae, dit, GenerationDefaults(steps=2))
-
-
-def clip(motion="right", frames=16, width=64, height=64, color="red"):
-    scene = Scene("circle", color, "black", motion, (0.3, 0.5), (0.7, 0.5) if motion == "right" else (0.3, 0.5),
-                  0.3, 0.3)
-    return render(scene, width, height, frames)
-
-
-def psnr(a, b):
-    mse = np.mean((a.astype(float) - b.astype(float)) ** 2)
-    return 10 * np.log10(255 ** 2 / max(mse, 1e-10))
+    return tiny_pipeline()
 
 
 # ----------------------------------------------------------------------------
-# Python API, tiny components
-
-def test_image_to_video_pins_frame_0_and_crops_to_size(pipe):
-    wide = np.zeros((90, 160, 3), np.uint8)  # 16:9, scaled to cover 64x64 and centre-cropped
-    video = pipe("a ball", seconds=1, image=wide, seed=1)
-    assert video.frames.shape == (8, 64, 64, 3) and video.params["mode"] == "image"
-    assert not np.array_equal(video.frames, pipe("a ball", seconds=1, seed=1).frames)
-    pil = pipe("a ball", seconds=1, image=Image.fromarray(wide), seed=1)
-    assert np.array_equal(pil.frames, video.frames)
-
-
-def test_image_frame_0_is_within_the_first_frame_bound_of_the_image(pipe):
-    # The tiny untrained autoencoder's copy is far off: frame 0 is pulled to the bound, no further.
-    image = render(Scene("square", "red", "black", "right", (0.3, 0.5), (0.7, 0.5), 0.3, 0.3), 64, 64, 1)[0]
-    video = pipe("a ball", seconds=1, image=image, seed=1)
-    assert FIRST_FRAME_DB <= psnr(video.frames[0], image) < FIRST_FRAME_DB + 0.5
-
+# Seams, draws and loops, tiny components
 
 def test_toward_moves_a_copy_only_as_far_as_needed():
     rng = np.random.default_rng(0)
@@ -91,40 +43,6 @@ def test_toward_moves_a_copy_only_as_far_as_needed():
     far = 255 - target
     for db in (20.0, 28.0, 35.0):
         assert db <= psnr(toward(far, target, db), target) < db + 0.5
-
-
-def test_extend_keeps_the_source_and_adds_seconds(pipe):
-    source = clip()
-    fwd = pipe.extend(source, "a ball", seconds=1, seed=2)
-    assert fwd.frames.shape == (24, 64, 64, 3) and np.array_equal(fwd.frames[:16], source)
-    back = pipe.extend(Video(source, 8), "a ball", seconds=2, backward=True, seed=2)
-    assert back.frames.shape == (32, 64, 64, 3) and np.array_equal(back.frames[16:], source)
-
-
-def test_extend_reads_other_frame_rates_and_sizes(pipe):
-    fast = clip(frames=32, width=128, height=72)  # 4 s at 8 fps, given as 2 s at 16 fps, 16:9
-    video = pipe.extend(Video(fast, 16), "a ball", seconds=1, size="112x64")
-    assert video.frames.shape == (16 + 8, 64, 112, 3)
-
-
-def test_loop_blend_remix_storyboard_long_lengths(pipe):
-    assert pipe.loop("a ball", seconds=2).frames.shape[0] == 16
-    a, b = clip(), clip("static", color="blue")
-    t = pipe.blend(a, b, "a ball", seconds=2).frames
-    assert t.shape[0] == 18 and np.array_equal(t[0], a[-1]) and np.array_equal(t[-1], b[0])
-    assert pipe.remix(a, "a blue ball", strength=0.5).frames.shape == a.shape
-    assert pipe.remix(clip(frames=50), "a blue ball", strength=0.3).frames.shape[0] == 50  # chained windows
-    board = pipe.storyboard([{"prompt": "a", "seconds": 1}, {"prompt": "b", "seconds": 2}])
-    assert board.frames.shape[0] == 24 and board.params["cards"][1] == {"prompt": "b", "seconds": 2}
-    assert pipe.long("a ball", seconds=9).frames.shape[0] == 72
-
-
-def test_loop_is_a_boomerang_of_the_requested_length(pipe):
-    for seconds in (1, 2, 3, 4):
-        frames = pipe.loop("a ball", seconds=seconds).frames
-        assert len(frames) == seconds * 8
-        # frames a .. a + half, then back down to a + 1: frame k and frame -k are the same
-        assert all(np.array_equal(frames[k], frames[-k]) for k in range(1, len(frames) // 2))
 
 
 def hopping(steps, size=64, side=12):
@@ -243,7 +161,7 @@ def test_seam_eased_leaves_a_jump_alone_but_eases_any_colour_change():
     # A jump of many pixels is what the new frames show, not drift: the object stays where it is
     # drawn. A colour change is eased however large: across a seam it is the same object, so a
     # recolouring becomes a fade over EASE_FRAMES frames instead of a jump.
-    from openreel.backends.builtin.objects import track
+    from openreel.world.objects import track
     anchor_run, new = seam_case(tint=(-150, 150, 0), offset=6)
     assert 6 > EASE_MOVE_LIMIT
     eased = seam_eased(new, anchor_run[-1])
@@ -358,75 +276,6 @@ def test_saved_seam_ratio_reading_the_source_once_gives_the_same_values():
             assert values[-1] == saved_seam_ratio(frames, at, 8)  # as read whole
         assert set(memo) == ({"drawn"} if backward else {"drawn", "saved"})  # read once, kept
         assert len(set(values)) > 1  # the draws differ, so a stale memo would show
-
-
-def test_modes_on_a_frame_conditioned_model(cond_pipe):
-    pipe = cond_pipe
-    first = clip()[0]
-    video = pipe("a ball", seconds=1, image=first, seed=1)
-    assert video.frames.shape == (8, 64, 64, 3)
-    copy = toward(pipe.decode(pipe.encode_frame(first))[0], first, FIRST_FRAME_DB)
-    assert psnr(video.frames[0], copy) > 40  # latent 0 is still replaced
-    source = clip()
-    fwd = pipe.extend(source, "a ball", seconds=1, seed=2)
-    assert fwd.frames.shape == (24, 64, 64, 3) and np.array_equal(fwd.frames[:16], source)
-    back = pipe.extend(source, "a ball", seconds=2, backward=True, seed=2)
-    assert back.frames.shape == (32, 64, 64, 3) and np.array_equal(back.frames[16:], source)
-    a, b = clip(), clip("static", color="blue")
-    t = pipe.blend(a, b, "a ball", seconds=2).frames
-    assert t.shape[0] == 18 and np.array_equal(t[0], a[-1]) and np.array_equal(t[-1], b[0])
-    assert pipe.long("a ball", seconds=9).frames.shape[0] == 72
-
-
-def test_progress_spans_the_whole_job(pipe):
-    seen = []
-    pipe.long("a ball", seconds=9, callback=lambda i, n: seen.append((i, n)))  # 72 frames: 3 windows x 2 steps
-    assert seen == [(i, 6) for i in range(1, 7)]
-    seen.clear()
-    pipe.remix(clip(), "x", strength=0.5, callback=lambda i, n: seen.append((i, n)))  # round(2 * 0.5) steps
-    assert seen == [(1, 1)]
-
-
-def test_same_seed_same_video(pipe):
-    a = pipe.storyboard([{"prompt": "a", "seconds": 1}, {"prompt": "b", "seconds": 1}], seed=4).frames
-    b = pipe.storyboard([{"prompt": "a", "seconds": 1}, {"prompt": "b", "seconds": 1}], seed=4).frames
-    assert np.array_equal(a, b)
-
-
-@pytest.mark.parametrize("call,field", [
-    (lambda p: p("x", image=3), "image"),
-    (lambda p: p("x", image=np.zeros((8, 8), np.uint8)), "image"),
-    (lambda p: p("x", image=np.zeros((8, 8, 3), np.float32)), "image"),
-    (lambda p: p("x", image="/no/such.png"), "image"),
-    (lambda p: p.extend(clip()[:1], "x"), "video"),
-    (lambda p: p.extend([1, 2], "x"), "video"),
-    (lambda p: p.extend(clip(), "x", seconds=0), "seconds"),
-    (lambda p: p.extend(clip(), "x", seconds=500), "seconds"),
-    (lambda p: p.extend(clip(), ""), "prompt"),
-    (lambda p: p.remix(clip(), "x", strength=1.5), "strength"),
-    (lambda p: p.remix(clip(), "x", strength=0), "strength"),
-    (lambda p: p.blend(clip(), clip()[:1], "x"), "video_b"),
-    (lambda p: p.blend(clip(), clip(), "x", seconds=7), "seconds"),
-    (lambda p: p.loop("x", seconds=9), "seconds"),
-    (lambda p: p.extend(clip(), "x", draws=0), "draws"),
-    (lambda p: p.blend(clip(), clip(), "x", draws=9), "draws"),
-    (lambda p: p.blend(clip(), clip(), "x", draws=2.0), "draws"),
-    (lambda p: p.storyboard([]), "cards"),
-    (lambda p: p.storyboard([{"prompt": "", "seconds": 1}]), "cards[0].prompt"),
-    (lambda p: p.storyboard([{"prompt": "a", "seconds": 1.5}]), "cards[0].seconds"),
-    (lambda p: p.long("x", seconds=1000), "seconds"),
-    (lambda p: p.long("x", seconds=10, size="100x100"), "size"),
-])
-def test_bad_input_names_the_field(pipe, call, field):
-    with pytest.raises(ValueError) as err:
-        call(pipe)
-    assert str(err.value).startswith(field), str(err.value)
-
-
-def test_strength_message():
-    from openreel.backends.builtin import check_strength
-    with pytest.raises(ValueError, match=r"^strength must be in \(0, 1\], got 1.5$"):
-        check_strength(1.5)
 
 
 # ----------------------------------------------------------------------------

@@ -60,7 +60,7 @@ def autoencoder_loss(model: Callable, x: torch.Tensor, cfg: TrainConfig, gen: to
 def reconstruction_probe(model: VideoAutoencoder, device, n: int = 48, seed: int = 12345) -> float:
     """Share of held-aside clips whose *reconstruction* the probe reads as the original."""
     from .eval.probe import probe
-    from .backends.builtin.pipeline import to_frames
+    from .backends.builtin import to_frames
     hits = 0
     with torch.no_grad():
         for i in range(n):

@@ -46,7 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..backends.builtin.objects import track
+from ..world.objects import track
 from ..media.video import as_saved, read_video
 from ..world.captions import canonical_prompt
 from ..world.contract import BACKGROUNDS, COLORS, MOTIONS, SHAPES, training_combos

@@ -6,7 +6,7 @@ blind spots. It is how `openreel eval` marks generated clips against their
 prompts, and it must read ground-truth clips (after an H.264 round trip)
 almost perfectly: tests/test_probe.py holds it to >= 99%.
 
-Per clip, in order (1 and 2 are backends/builtin/objects.py, shared with the pipeline):
+Per clip, in order (1 and 2 are world/objects.py, shared with the built-in pipeline):
   1. background  = per-frame channel median (the background is most pixels)
   2. object      = each pixel's coverage (0 = background colour, 1 = object
                    colour); the mask is the largest blob of covered pixels
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from openreel.backends.builtin.objects import backgrounds, box_blur, dilate, object_masks, segment
+from openreel.world.objects import backgrounds, box_blur, dilate, object_masks, segment
 from openreel.media.video import read_video
 from openreel.world.contract import BACKGROUNDS, COLORS, SHAPES
 from openreel.world.scene import shape_mask

@@ -8,6 +8,7 @@ model's prompt reader, to say before queueing what a prompt will be drawn as.
 
 from __future__ import annotations
 
+import threading
 import time
 from functools import lru_cache
 
@@ -22,7 +23,8 @@ class Models:
         self.settings = settings
         self.catalog = Catalog(settings.data_dir, settings.model_name, settings.weights, settings.commercial_use)
         self._identities: dict[str, Identity] = {}
-        self._reader = None
+        self._readers: dict[str, object] = {}  # weights folder -> prompt -> Explanation (or None: no reader)
+        self._reader_lock = threading.Lock()  # concurrent first creates must load it once (transformers' lazy imports race)
 
     def names(self) -> list[str]:
         """Every name a client may pass as `model`: catalog names and aliases."""
@@ -50,10 +52,12 @@ class Models:
         """A callable prompt -> Explanation for the built-in model, or None (other families draw any words)."""
         if self.catalog.get(name).get("family") != "builtin":
             return None
-        if self._reader is None:
-            from ..backends.builtin import prompt_reading
-            self._reader = prompt_reading(self.catalog.get(name)["path"])
-        return self._reader
+        path = self.catalog.get(name)["path"]
+        with self._reader_lock:
+            if path not in self._readers:
+                from ..backends.builtin import prompt_reading
+                self._readers[path] = prompt_reading(path)
+        return self._readers[path]
 
     def public(self) -> list[dict]:
         """GET /v1/models: every model with its family, capabilities and licence; aliases say what they stand for."""

@@ -227,6 +227,7 @@ class Worker:
 
         def heartbeat():
             while not done.wait(self.settings.heartbeat_seconds):
+                self.seen()  # a busy worker still serves its models: their queued jobs are not orphans
                 if not self.store.heartbeat(job.id, self.name, self.settings.lease_seconds, state["progress"]):
                     state["lost"] = True
                     return

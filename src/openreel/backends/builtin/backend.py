@@ -11,15 +11,11 @@ import json
 from functools import cached_property
 from pathlib import Path
 
-from ...diffusion.flow import SAMPLERS
-from ...requests import MODES, Capabilities, Request, RequestError
+from ...requests import Capabilities, Request, RequestError
 from ...video import Video
 from ..base import Family, Identity, Progress
 from .checkpoint import WEIGHTS_DIR, load_config, load_defaults
-from .inputs import DEFAULT_STRENGTH, MAX_DRAWS, MAX_SECONDS
-from .seams import EXTEND_CANDIDATES
-
-LICENSE = "apache-2.0"  # weights trained by this project on its own CC0 world (weights/MODEL_CARD.md)
+from .inputs import caps_from_defaults
 
 
 def detect(folder: Path) -> bool:
@@ -37,7 +33,7 @@ def capabilities(name: str, folder: Path, options: dict | None = None) -> Capabi
     unknown = set(options or {}) - {"license"}
     if unknown:
         raise ValueError(f"option {sorted(unknown)[0]!r} is not known: the built-in model takes no options")
-    return _caps_from_defaults(name, load_defaults(folder), options or {})
+    return caps_from_defaults(name, load_defaults(folder), options or {})
 
 
 def weights_sha256(folder: Path) -> str:
@@ -70,8 +66,8 @@ class BuiltinBackend:
         return self._pipe
 
     def capabilities(self) -> Capabilities:
-        if self._pipe is not None:  # a pipeline passed in carries its own defaults
-            return _caps_from_defaults(self.name, self._pipe.defaults, self.options)
+        if self._pipe is not None:  # a pipeline loaded or passed in: its defaults, in memory
+            return self._pipe.capabilities(self.name, self.options)
         return capabilities(self.name, self.folder, self.options)
 
     @cached_property
@@ -91,7 +87,8 @@ class BuiltinBackend:
         return rewriter.explain(prompt) if rewriter is not None and hasattr(rewriter, "explain") else None
 
     def run(self, request: Request, callback: Progress | None = None) -> Video:
-        """The one mode switch: each mode onto its VideoPipeline method."""
+        """The one mode switch: each mode onto its VideoPipeline method. Each method checks its request
+        again against the pipeline's capabilities (in memory, cheap); a None is the method's default."""
         pipe, o, mode = self.pipe, request.options, request.mode
         seconds = o.seconds if o.frames is None else o.frames // (o.fps or pipe.defaults.default_fps)
         kw = dict(size=o.size, fps=o.fps, steps=o.steps, guidance=o.guidance, seed=o.seed, sampler=o.sampler,
@@ -100,15 +97,14 @@ class BuiltinBackend:
             video = pipe(request.prompt, seconds=seconds, image=getattr(request, "image", None), **kw)
         elif mode == "extend":
             video = pipe.extend(request.video, request.prompt, seconds=seconds, backward=request.backward,
-                                draws=request.draws or EXTEND_CANDIDATES, **kw)
+                                draws=request.draws, **kw)
         elif mode == "loop":
             video = pipe.loop(request.prompt, seconds=seconds, **kw)
         elif mode in ("remix", "edit"):
-            strength = DEFAULT_STRENGTH if request.strength is None else request.strength
-            video = pipe.remix(request.video, request.prompt, strength=strength, **kw)
+            video = pipe.remix(request.video, request.prompt, strength=request.strength, **kw)
         elif mode == "blend":
-            draws = {} if request.draws is None else {"draws": request.draws}
-            video = pipe.blend(request.video_a, request.video_b, request.prompt, seconds=seconds, **draws, **kw)
+            video = pipe.blend(request.video_a, request.video_b, request.prompt, seconds=seconds,
+                               draws=request.draws, **kw)
         elif mode == "storyboard":
             video = pipe.storyboard([{"prompt": c.prompt, "seconds": c.seconds} for c in request.cards], **kw)
         elif mode == "long":
@@ -125,6 +121,7 @@ class BuiltinBackend:
         pipe = self.pipe
         if getattr(request, "image", None) is None:
             return pipe.long(request.prompt, seconds=seconds, **kw)
+        seconds = pipe.defaults.default_seconds if seconds is None else seconds
         first_seconds = min(seconds, max(pipe.defaults.seconds))
         first = pipe(request.prompt, seconds=first_seconds, image=request.image, **{**kw, "callback": None})
         if seconds == first_seconds:
@@ -132,16 +129,6 @@ class BuiltinBackend:
         video = pipe.extend(first, request.prompt, seconds=seconds - first_seconds, **kw)
         video.params.update(mode="long", seconds=seconds)
         return video
-
-
-def _caps_from_defaults(name: str, d, options: dict) -> Capabilities:
-    sizes = (d.size, *[s for s in d.sizes if s != d.size])
-    fps = (d.default_fps, *[f for f in d.fps if f != d.default_fps])
-    samplers = (d.sampler, *[s for s in SAMPLERS if s != d.sampler])
-    return Capabilities(name=name, family="builtin", modes=MODES, sizes=sizes, seconds=tuple(d.seconds), fps=fps,
-                        default_seconds=d.default_seconds, frame_rule=(d.default_fps, 0), max_seconds=MAX_SECONDS,
-                        samplers=samplers, steps=d.steps, guidance=d.guidance, max_draws=MAX_DRAWS,
-                        extend_backward=True, license=options.get("license") or LICENSE)
 
 
 FAMILY = Family(name="builtin", summary="OpenReel's own Sora-style model: every mode, on a CPU, in its procedural world",

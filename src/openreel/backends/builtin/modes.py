@@ -4,9 +4,9 @@
     pipe.loop(prompt) · pipe.remix(video, prompt) · pipe.blend(video_a, video_b, prompt)
     pipe.storyboard([{"prompt": ..., "seconds": ...}, ...]) · pipe.long(prompt, seconds=60)
 
-Each checks its inputs first, then runs windows of the one sampler (VideoPipeline.sample_window,
-chained by forward and backward), and picks and mends its draws with the pixel heuristics of
-seams.py, which hold in the built-in world only.
+Each builds its typed request (requests.py: Extend, Loop, ...) and checks it first, then runs
+windows of the one sampler (VideoPipeline.sample_window, chained by forward and backward), and picks
+and mends its draws with the pixel heuristics of seams.py, which hold in the built-in world only.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import numpy as np
 import torch
 
 from ...models.autoencoder import latent_frames
+from ...requests import Blend, Extend, Long, Loop, Remix, Storyboard
 from ...video import Video
-from .inputs import (DEFAULT_STRENGTH, MAX_CHUNK, check_cards, check_chain_seconds, check_draws, check_prompt,
-                     check_strength)
+from .inputs import DEFAULT_STRENGTH, MAX_CHUNK
 from .seams import (BLEND_CANDIDATES, BLEND_GUIDANCE, BLEND_GUIDE, BLEND_STRENGTH, EXTEND_CANDIDATES, SEAM_PASS,
                     best_of, boomerang_start, fit_among_passing, glide, hop_ratio, refine_steps, saved_seam_ratio,
                     tween)
@@ -39,13 +39,13 @@ class _Progress:
 
 
 class Modes:
-    """Mixed into VideoPipeline (pipeline.py), whose sampler, chains and checks these methods call."""
+    """Mixed into VideoPipeline (pipeline.py), whose sampler, chains and request checks these methods call."""
 
     @torch.no_grad()
     def extend(self, video, prompt: str, seconds: int | None = None, backward: bool = False,
                size: str | None = None, fps: int | None = None, steps: int | None = None,
                guidance: float | None = None, seed: int = 0, sampler: str | None = None,
-               callback: Callable[[int, int], None] | None = None, draws: int = EXTEND_CANDIDATES) -> Video:
+               callback: Callable[[int, int], None] | None = None, draws: int | None = EXTEND_CANDIDATES) -> Video:
         """Add `seconds` of video after (or, with backward=True, before) `video`, following `prompt`.
         Returns the whole video: the source's frames untouched, plus the new ones. The new
         part is drawn `draws` times (default EXTEND_CANDIDATES; 1 is fastest), each window's
@@ -54,12 +54,13 @@ class Modes:
         fails), as many again are drawn. Of the draws whose seam passes, the one the prompt
         explains best (prompt_fit) is kept, or with fewer than two passing, the least visible
         seam. long and storyboard chain single draws (their time budget)."""
-        # 1. Check inputs
-        check_prompt(prompt)
-        draws = check_draws(draws)
-        seconds = check_chain_seconds(self.defaults.default_seconds if seconds is None else seconds)
+        # 1. Check inputs, read the video
+        request = self._checked(Extend(video, prompt, backward, draws,
+                                       self._options(size, seconds, fps, steps, guidance, seed, sampler)))
+        draws = EXTEND_CANDIDATES if draws is None else draws
+        seconds = int(self.defaults.default_seconds if seconds is None else seconds)
         o = self.settings(size, fps, steps, guidance, sampler)
-        source, o = self._video_input(video, "video", o, size)
+        source, o = self._video_input(request.video, o, size)
         frames = seconds * o.fps
         gen = torch.Generator().manual_seed(int(seed))
         progress = _Progress(callback, o.steps * len(self.chunks(frames)) * draws)
@@ -96,8 +97,8 @@ class Modes:
         frame 0, failed the wrap-step test in most measured loops: between two pinned
         frames the model moves the object in hops at latent-frame boundaries, not in a glide.)"""
         # 1. Check inputs
-        check_prompt(prompt)
-        seconds = self._check_one_pass_seconds(seconds)
+        self._checked(Loop(prompt, self._options(size, seconds, fps, steps, guidance, seed, sampler)))
+        seconds = self.defaults.default_seconds if seconds is None else seconds
         o = self.settings(size, fps, steps, guidance, sampler)
         half = 4 * math.ceil(seconds * o.fps / 8)  # whole groups
         # 2. The longest clip the model was trained on (4 s), so there are many places to cut
@@ -114,17 +115,18 @@ class Modes:
         return Video(out, o.fps, prompt, self._params("loop", o, seed, seconds=seconds))
 
     @torch.no_grad()
-    def remix(self, video, prompt: str, strength: float = DEFAULT_STRENGTH, size: str | None = None,
+    def remix(self, video, prompt: str, strength: float | None = DEFAULT_STRENGTH, size: str | None = None,
               fps: int | None = None, steps: int | None = None, guidance: float | None = None, seed: int = 0,
               sampler: str | None = None, callback: Callable[[int, int], None] | None = None) -> Video:
         """SDEdit (Meng et al. 2022): noise the video's latents to t = strength and denoise them
         under `prompt`. Low strength keeps more of the source, 1 keeps only its length. Runs
         round(steps * strength) steps per window; a long video goes in chained windows."""
-        # 1. Check inputs
-        check_prompt(prompt)
-        strength = check_strength(strength)
+        # 1. Check inputs, read the video
+        request = self._checked(Remix(video, prompt, strength,
+                                      self._options(size, None, fps, steps, guidance, seed, sampler)))
+        strength = float(DEFAULT_STRENGTH if strength is None else strength)
         o = self.settings(size, fps, steps, guidance, sampler)
-        source, o = self._video_input(video, "video", o, size)
+        source, o = self._video_input(request.video, o, size)
         n_steps = refine_steps(o.steps, strength)
         velocity = self.velocity(prompt, o.guidance)
         gen = torch.Generator().manual_seed(int(seed))
@@ -149,7 +151,7 @@ class Modes:
     def blend(self, video_a, video_b, prompt: str, seconds: int | None = None, size: str | None = None,
               fps: int | None = None, steps: int | None = None, guidance: float | None = None, seed: int = 0,
               sampler: str | None = None, callback: Callable[[int, int], None] | None = None,
-              draws: int = BLEND_CANDIDATES) -> Video:
+              draws: int | None = BLEND_CANDIDATES) -> Video:
         """The transition from video A's last frame to video B's first: one window from A's last
         frame that holds still on B's first in its last group (a frame_cond model is also told
         both). Its first and last frames are those two frames themselves; it has 4k + 2 frames,
@@ -159,13 +161,14 @@ class Modes:
         gentler guidance toward the two ends (BLEND_GUIDE), its judder at latent-group boundaries
         smoothed out by sub-pixel shifts (glide), and the draw with the smallest hop (hop_ratio)
         is kept. Without `guidance`, BLEND_GUIDANCE (1: the ends lead, not the prompt)."""
-        # 1. Check inputs
-        check_prompt(prompt)
-        draws = check_draws(draws)
-        seconds = self._check_one_pass_seconds(seconds)
+        # 1. Check inputs, read the videos
+        request = self._checked(Blend(video_a, video_b, prompt, draws,
+                                      self._options(size, seconds, fps, steps, guidance, seed, sampler)))
+        draws = BLEND_CANDIDATES if draws is None else draws
+        seconds = self.defaults.default_seconds if seconds is None else seconds
         o = self.settings(size, fps, steps, BLEND_GUIDANCE if guidance is None else guidance, sampler)
-        a, o = self._video_input(video_a, "video_a", o, size)
-        b, o = self._video_input(video_b, "video_b", o, o.size)
+        a, o = self._video_input(request.video_a, o, size)
+        b, o = self._video_input(request.video_b, o, o.size)
         # 2. One window: A's last frame at 0, B's first held in the last group (frames 4n-7 .. 4n-4)
         n = math.ceil((seconds * o.fps + 6) / 4)  # the transition is window frames 0 .. 4n - 7
         pinned = {0: self.encode_frame(a[-1]), n - 1: self.encode_frame(b[0])}
@@ -191,10 +194,13 @@ class Modes:
         """Cards [{"prompt": str, "seconds": whole number}, ...] -> one continuous video: each
         card's seconds follow its prompt, every window starting from the frame before it."""
         # 1. Check inputs
-        segments = check_cards(cards)
+        request = self._checked(Storyboard(Storyboard.cards_from(cards),
+                                           self._options(size, None, fps, steps, guidance, seed, sampler)))
         o = self.settings(size, fps, steps, guidance, sampler)
-        segments = [(prompt, sec * o.fps) for prompt, sec in segments]
-        # 2. The chain
+        return self._chain([(card.prompt, int(card.seconds) * o.fps) for card in request.cards], o, seed, callback)
+
+    def _chain(self, segments: list[tuple[str, int]], o, seed: int, callback) -> Video:
+        """A checked storyboard's (prompt, frames) segments -> one continuous video."""
         progress = _Progress(callback, o.steps * sum(len(self.chunks(f)) for _, f in segments))
         gen = torch.Generator().manual_seed(int(seed))
         out = np.concatenate(list(self.forward(None, segments, o, gen, progress)))
@@ -202,15 +208,15 @@ class Modes:
         return Video(out, o.fps, segments[0][0], params)
 
     @torch.no_grad()
-    def long(self, prompt: str, seconds: int, size: str | None = None, fps: int | None = None,
+    def long(self, prompt: str, seconds: int | None, size: str | None = None, fps: int | None = None,
              steps: int | None = None, guidance: float | None = None, seed: int = 0,
              sampler: str | None = None, callback: Callable[[int, int], None] | None = None) -> Video:
         """Any whole number of seconds up to MAX_SECONDS: text -> video, then chained extension
-        with the same prompt (memory flat in length, time linear)."""
-        check_prompt(prompt)
-        seconds = check_chain_seconds(seconds)
-        video = self.storyboard([{"prompt": prompt, "seconds": seconds}], size, fps, steps, guidance, seed,
-                                sampler, callback)
+        with the same prompt (memory flat in length, time linear). None: the model's default_seconds."""
+        self._checked(Long(prompt, self._options(size, seconds, fps, steps, guidance, seed, sampler)))
+        seconds = int(self.defaults.default_seconds if seconds is None else seconds)
+        o = self.settings(size, fps, steps, guidance, sampler)
+        video = self._chain([(prompt, seconds * o.fps)], o, seed, callback)
         video.params.update(mode="long", seconds=seconds)
         del video.params["cards"]
         return video

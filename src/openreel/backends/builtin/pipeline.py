@@ -27,16 +27,17 @@ import numpy as np
 import torch
 
 from ...diffusion.flow import SAMPLERS, guided, noisy, timesteps, with_known
-from ...media.frames import fit_frames, load_image, load_video
+from ...media.frames import fit_frames
 from ...models.autoencoder import VideoAutoencoder, latent_frames
 from ...models.dit import DiT
 from ...models.prompt_reader import PromptReader, PromptRewriter
 from ...models.text_encoder import CachedTextEncoder, TextEncoder
 from ...models.wordnet import WordNet
+from ...requests import Capabilities, ImageToVideo, Request, SamplingOptions, TextToVideo
 from ...video import Video, parse_size
 from . import checkpoint
 from .checkpoint import WEIGHTS_DIR, GenerationDefaults
-from .inputs import GUIDE, MAX_CHUNK, MIN_VIDEO_FRAMES, check_inputs, check_settings, video_size
+from .inputs import GUIDE, MAX_CHUNK, caps_from_defaults
 from .modes import Modes, _Progress
 from .seams import FIRST_FRAME_DB, FIT_TIMES, seam_eased, toward
 
@@ -48,7 +49,7 @@ def to_frames(y: torch.Tensor) -> np.ndarray:
 
 @dataclass(frozen=True)
 class SamplingSettings:
-    """The resolved, checked settings of one job (see VideoPipeline.settings)."""
+    """The resolved settings of one job, its request checked (see VideoPipeline.settings)."""
     size: str
     fps: int
     steps: int
@@ -116,8 +117,26 @@ class VideoPipeline(Modes):
         """Write a weights folder that `from_pretrained` loads; `extra` adds top-level config keys."""
         checkpoint.save(path, self.autoencoder, self.transformer, self.reader, self.name, self.defaults, extra)
 
-    def check_inputs(self, prompt, seconds, size, fps, steps, guidance, sampler) -> None:
-        check_inputs(self.defaults, prompt, seconds, size, fps, steps, guidance, sampler)
+    # ------------------------------------------------------------------
+    # Inputs: every method builds its typed request and checks it (requests.py, the one rule set)
+
+    def capabilities(self, name: str | None = None, options: dict | None = None) -> Capabilities:
+        """What this model can do, from its defaults in memory; `name` (default: its own) is used in messages."""
+        return caps_from_defaults(self.name if name is None else name, self.defaults, options)
+
+    def _checked(self, request: Request) -> Request:
+        """Check a request against this model's capabilities (RequestError, a ValueError naming the field),
+        then read its media: images (H, W, 3) and videos (T, H, W, 3) uint8, videos at the request's fps."""
+        from ...runner import load_media  # runner imports the backends package, which imports this module
+        caps = self.capabilities()
+        request.check(caps)
+        return load_media(request, caps)
+
+    @staticmethod
+    def _options(size=None, seconds=None, fps=None, steps=None, guidance=None, seed=0, sampler=None) -> SamplingOptions:
+        """A Python call's settings as given, for its request."""
+        return SamplingOptions(size=size, seconds=seconds, fps=fps, steps=steps, guidance=guidance, seed=seed,
+                               sampler=sampler)
 
     # ------------------------------------------------------------------
     # Generation
@@ -170,14 +189,13 @@ class VideoPipeline(Modes):
                      lambda k, m: self.velocity(prompt, guidance, k, m))
 
     def settings(self, size=None, fps=None, steps=None, guidance=None, sampler=None) -> "SamplingSettings":
-        """Fill in the model's defaults and check them (the rules every mode shares)."""
+        """Fill in the model's defaults (the job's request has checked what was given)."""
         d = self.defaults
         size = d.size if size is None else size
         fps = d.default_fps if fps is None else fps
         steps = d.steps if steps is None else steps
         guidance = d.guidance if guidance is None else guidance
         sampler = d.sampler if sampler is None else sampler
-        check_settings(d, size, fps, steps, guidance, sampler)
         return SamplingSettings(size, fps, steps, guidance, sampler, d.shift)
 
     @torch.no_grad()
@@ -188,12 +206,12 @@ class VideoPipeline(Modes):
         """Text -> video in one pass; with `image` (a path, PIL image or (H, W, 3) uint8 array),
         image -> video: the image, scaled to cover `size` and centre-cropped, is frame 0 and
         the prompt says what happens next."""
-        d = self.defaults
-        seconds = d.default_seconds if seconds is None else seconds
-        # 1. Check inputs
+        # 1. Check inputs, read the image
+        options = self._options(size, seconds, fps, steps, guidance, seed, sampler)
+        request = self._checked(TextToVideo(prompt, options) if image is None else ImageToVideo(prompt, image, options))
+        seconds = self.defaults.default_seconds if seconds is None else seconds
         o = self.settings(size, fps, steps, guidance, sampler)
-        self.check_inputs(prompt, seconds, o.size, o.fps, o.steps, o.guidance, o.sampler)
-        first = None if image is None else fit_frames(load_image(image)[None], o.width, o.height)
+        first = None if image is None else fit_frames(request.image[None], o.width, o.height)
         frames = int(round(seconds * o.fps))
         # 2. The velocity field of the prompt (and the empty prompt, for guidance)
         velocity = self.velocity(prompt, o.guidance)
@@ -318,22 +336,14 @@ class VideoPipeline(Modes):
             first = new[0]
         return np.concatenate(out)
 
-    def _video_input(self, video, field: str, o: "SamplingSettings", size) -> tuple[np.ndarray, "SamplingSettings"]:
-        """Load a video argument at the job's fps, and settle the job's size from it."""
-        frames = load_video(video, o.fps, field)
+    def _video_input(self, frames: np.ndarray, o: "SamplingSettings", size) -> tuple[np.ndarray, "SamplingSettings"]:
+        """A loaded video at the job's size; without a size asked for, the job's size is the
+        video's own if native, else the default."""
         if size is None:
-            o = replace(o, size=video_size(self.defaults, frames, None))
-        if len(frames) < MIN_VIDEO_FRAMES:
-            raise ValueError(f"{field} must have at least {MIN_VIDEO_FRAMES} frames (for a single image, use "
-                             f"image -> video); got {len(frames)}")
+            own = f"{frames.shape[2]}x{frames.shape[1]}"
+            o = replace(o, size=own if own in self.defaults.sizes else self.defaults.size)
         return fit_frames(frames, o.width, o.height), o
 
     def _params(self, mode: str, o: "SamplingSettings", seed: int, **extra) -> dict:
         return {"model": self.name, "mode": mode, "size": o.size, "fps": o.fps, "steps": o.steps,
                 "guidance": o.guidance, "seed": int(seed), "sampler": o.sampler, **extra}
-
-    def _check_one_pass_seconds(self, seconds) -> int | float:
-        seconds = self.defaults.default_seconds if seconds is None else seconds
-        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds not in self.defaults.seconds:
-            raise ValueError(f"seconds must be one of {', '.join(map(str, self.defaults.seconds))}; got {seconds!r}")
-        return seconds

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from ...media.video import as_saved
-from .objects import backgrounds, segment, track
+from ...world.objects import backgrounds, segment, track
 
 # ----------------------------------------------------------------------------
 # Image -> video (VideoPipeline.__call__ with an image)
