@@ -34,7 +34,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, text, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from . import audit as audit_chain
@@ -271,7 +272,10 @@ class Access:
             raise AccessError(403, f"this API key is suspended: possible leak ({reason})", "key_suspended")
 
     def check_job(self, p: Principal, seconds: int, width: int, height: int) -> None:
-        """Per-key caps on one video, on jobs in flight, and the daily quota of video-seconds."""
+        """Per-key caps on one video, on jobs in flight, and the daily quota of video-seconds.
+
+        A cheap early refusal, before anything is stored; the counts are checked again, binding, by
+        reserve_job in the transaction that inserts the job."""
         lim = p.limits
         if lim["max_seconds"] and seconds > lim["max_seconds"]:
             raise AccessError(403, f"seconds {seconds} is over this key's limit of {lim['max_seconds']}",
@@ -279,8 +283,27 @@ class Access:
         if lim["max_pixels"] and width * height > lim["max_pixels"]:
             raise AccessError(403, f"size {width}x{height} is over this key's limit of {lim['max_pixels']} pixels",
                               "key_limit", type="permission_error", param="size")
+        self._check_counts(p, seconds)
+
+    def reserve_job(self, conn: Connection, p: Principal, seconds: int) -> None:
+        """check_job's jobs-in-flight and daily-quota checks, made binding: called by Store.insert_job
+        inside its serialized transaction, just before the insert. The key's row is locked first
+        (FOR UPDATE on PostgreSQL; SQLite's transaction already holds the write lock), so creates on
+        one key count and insert one at a time and the limits hold exactly however many race.
+        Raises AccessError (and so rolls the insert back) when the job would cross a limit."""
+        lim = p.limits
+        if not (lim["max_concurrent"] or lim["daily_seconds"]):
+            return
+        if conn.dialect.name != "sqlite":
+            found = conn.execute(select(api_keys.c.id).where(api_keys.c.id == p.key_id).with_for_update()).first()
+            if found is None:  # no row to lock (a principal not from the database): lock on its id instead
+                conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": p.key_id})
+        self._check_counts(p, seconds, conn)
+
+    def _check_counts(self, p: Principal, seconds: int, conn: Connection | None = None) -> None:
+        lim = p.limits
         if lim["max_concurrent"]:
-            running = self.store.in_flight_of_key(p.key_id)
+            running = self.store.in_flight_of_key(p.key_id, conn)
             if running >= lim["max_concurrent"]:
                 raise AccessError(429, f"this key already has {running} jobs queued or running (limit "
                                        f"{lim['max_concurrent']}); wait for one to finish",
@@ -288,7 +311,7 @@ class Access:
                                   headers={"Retry-After": "5"})
         if lim["daily_seconds"]:
             day_start = int(time.time() // 86400 * 86400)
-            used = self.store.seconds_of_key_since(p.key_id, day_start)
+            used = self.store.seconds_of_key_since(p.key_id, day_start, conn)
             if used + seconds > lim["daily_seconds"]:
                 raise AccessError(429, f"daily quota: {used} of {lim['daily_seconds']} video-seconds used today "
                                        f"(UTC); this request needs {seconds}", "insufficient_quota",

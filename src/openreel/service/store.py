@@ -12,12 +12,13 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, Iterator
 
 from sqlalchemy import (JSON, BigInteger, Column, Float, Integer, MetaData, String, Table, Text, create_engine,
                         event, func, insert, select, update)
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 metadata = MetaData()
 
@@ -159,8 +160,14 @@ class Store:
     def insert_job(self, *, video_id: str | None = None, kind: str, model: str, prompt: str, size: str, seconds: str, params: dict,
                    remixed_from: str | None = None, idempotency_key: str | None = None,
                    owner_id: str | None = None, key_id: str | None = None,
-                   refused: tuple[str, str] | None = None, backend: str | None = None) -> Job:
-        """Queue a job. With an idempotency key already used, returns that job instead."""
+                   refused: tuple[str, str] | None = None, backend: str | None = None,
+                   admit: Callable[[Connection], None] | None = None) -> Job:
+        """Queue a job. With an idempotency key already used, returns that job instead.
+
+        `admit(conn)` runs in the inserting transaction, just before the insert, inside `serialized()`:
+        it may count what the database holds and raise to refuse (nothing is written then). The
+        access program checks a key's jobs in flight and daily quota there, so that no two creates
+        can both count and then both insert."""
         if idempotency_key:
             found = self.by_idempotency_key(idempotency_key)
             if found:
@@ -174,14 +181,41 @@ class Store:
             now = int(time.time())
             row.update(status="failed", error_code=refused[0], error_message=refused[1], completed_at=now)
         try:
-            with self.engine.begin() as c:
-                c.execute(insert(videos).values(**row))
+            if admit is None:
+                with self.engine.begin() as c:
+                    c.execute(insert(videos).values(**row))
+            else:
+                with self.serialized() as c:
+                    if idempotency_key:  # a retry that won the race while we waited: its job, not a refusal
+                        hit = c.execute(select(videos.c.id).where(videos.c.idempotency_key == idempotency_key,
+                                                                  videos.c.deleted_at.is_(None))).scalar()
+                        if hit:
+                            vid = hit
+                    if vid == row["id"]:
+                        admit(c)
+                        c.execute(insert(videos).values(**row))
         except Exception:
             # Two retries with one key racing: the loser returns the winner's job.
             if idempotency_key and (found := self.by_idempotency_key(idempotency_key)):
                 return found
             raise
         return self.get(vid)
+
+    @contextmanager
+    def serialized(self) -> Iterator[Connection]:
+        """A transaction for check-then-write. On SQLite it takes the database's write lock up front
+        (BEGIN IMMEDIATE; pysqlite would otherwise begin lazily, at the first write, after the checks'
+        reads), so such transactions run one at a time and their reads see every committed write. On
+        PostgreSQL it is a plain transaction: the caller locks the row it serializes on (FOR UPDATE)."""
+        with self.engine.connect() as c:
+            if c.dialect.name == "sqlite":
+                c.exec_driver_sql("BEGIN IMMEDIATE")  # waits up to busy_timeout for other writers
+            try:
+                yield c
+            except BaseException:
+                c.rollback()
+                raise
+            c.commit()
 
     def by_idempotency_key(self, key: str) -> Job | None:
         with self.engine.connect() as c:
@@ -233,18 +267,24 @@ class Store:
 
     # -- per key (for the access program's limits) -----------------------------
 
-    def in_flight_of_key(self, key_id: str) -> int:
+    def in_flight_of_key(self, key_id: str, conn: Connection | None = None) -> int:
+        """A key's jobs queued or running (failed ones, moderation's refusals among them, don't count).
+        With `conn`, counted in that transaction."""
+        q = select(func.count()).select_from(videos).where(
+            videos.c.key_id == key_id, videos.c.status.in_(("queued", "in_progress")), videos.c.deleted_at.is_(None))
+        if conn is not None:
+            return conn.execute(q).scalar()
         with self.engine.connect() as c:
-            return c.execute(select(func.count()).select_from(videos).where(
-                videos.c.key_id == key_id, videos.c.status.in_(("queued", "in_progress")),
-                videos.c.deleted_at.is_(None))).scalar()
+            return c.execute(q).scalar()
 
-    def seconds_of_key_since(self, key_id: str, since: int) -> int:
-        """Video-seconds asked for by a key since a time (failed jobs included: they used the queue too)."""
+    def seconds_of_key_since(self, key_id: str, since: int, conn: Connection | None = None) -> int:
+        """Video-seconds asked for by a key since a time (failed jobs included: they used the queue too).
+        With `conn`, counted in that transaction."""
+        q = select(videos.c.seconds).where(videos.c.key_id == key_id, videos.c.created_at >= since)
+        if conn is not None:
+            return sum(int(float(s)) for s in conn.execute(q).scalars())
         with self.engine.connect() as c:
-            rows = c.execute(select(videos.c.seconds).where(videos.c.key_id == key_id,
-                                                            videos.c.created_at >= since)).scalars()
-            return sum(int(float(s)) for s in rows)
+            return sum(int(float(s)) for s in c.execute(q).scalars())
 
     def cancel_queued_of_key(self, key_id: str) -> list[str]:
         """Fail a key's queued jobs as cancelled (a revocation may ask for it)."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import math
 import time
+from contextvars import ContextVar
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -121,9 +122,10 @@ class VideoService:
                               f"got {size!r}")
         return size
 
-    def options(self, fields: dict, **given) -> tuple[R.SamplingOptions, float | None]:
+    def options(self, fields: dict, **given) -> tuple[R.SamplingOptions, float | None, dict]:
         """OpenReel's optional extras (ignored by the SDK): seed, steps, guidance, fps, negative_prompt;
-        and strength, for remixes. Multipart sends strings, so numbers are parsed here."""
+        and strength, for remixes. Multipart sends strings, so numbers are parsed here. Returns the
+        options, the strength and the extras as given (the job keeps them beside its spec, for feedback)."""
         out: dict[str, Any] = {}
         casts = {"seed": int, "steps": int, "guidance": float, "fps": int, "strength": float}
         for name, cast in casts.items():
@@ -141,8 +143,9 @@ class VideoService:
         negative = fields.get("negative_prompt")
         if negative not in (None, ""):
             out["negative_prompt"] = negative
+        extras = dict(out)
         strength = out.pop("strength", None)
-        return R.SamplingOptions(**{**out, **given}), strength
+        return R.SamplingOptions(**{**out, **given}), strength, extras
 
     def checked(self, request: R.Request, name: str) -> R.Request:
         """request.check against the model: the one rule set; its field becomes the error's param."""
@@ -219,12 +222,19 @@ class VideoService:
         verdict = self.moderator.check(prompt)
         return verdict if verdict.blocked else None
 
+    # What _admit let through, for _queue to make binding: (principal, video-seconds charged). A context
+    # variable, so each request (thread or task) sees only its own, without changing the callers.
+    _admitted: ContextVar = ContextVar("openreel_admitted", default=None)
+
     def _admit(self, who: "Principal | None", prompt: str, seconds: int, size: str) -> None:
-        """The key's caps, quota and prompt-burst rule, before anything is stored."""
+        """The key's caps, quota and prompt-burst rule, before anything is stored. The jobs-in-flight and
+        quota counts are checked again, binding, in the transaction that inserts the job (see _queue)."""
+        self._admitted.set(None)
         if self.access and who:
             w, h = parse_size(size)
             self.access.check_job(who, seconds, w, h)
             self.access.record_prompt(who, prompt)
+            self._admitted.set((who, seconds))
 
     def create(self, fields: dict, idempotency_key: str | None = None, who: "Principal | None" = None) -> dict:
         """POST /v1/videos: text -> video, or image -> video with input_reference."""
@@ -240,7 +250,7 @@ class VideoService:
         if fields.get("input_reference") not in (None, ""):
             image = decode_image(fields["input_reference"], self.settings.max_image_pixels)
         vid = new_video_id()
-        o, _ = self.options(fields, size=native)
+        o, _, extras = self.options(fields, size=native)
         ref = self.storage.ref(vid, INPUT_IMAGE) if image is not None else None
         if seconds in self.caps(name).seconds:
             o = replace(o, seconds=seconds)
@@ -251,7 +261,7 @@ class VideoService:
         extra = self.reading(prompt, name)
         self._admit(who, prompt, seconds, size)
         params = {"mode": "image" if image is not None else "text", "native_size": native, "output_size": size,
-                  "seconds": seconds, "spec": R.to_spec(request), **extra}
+                  "seconds": seconds, **extras, "spec": R.to_spec(request), **extra}
         if image is not None:
             self._save_image(vid, image)
         return self._queue(vid, "create", model, name, prompt, size, str(seconds), params, None, idempotency_key, who)
@@ -268,12 +278,12 @@ class VideoService:
         prompt = self.check_prompt(fields.get("prompt"))
         name = src.backend or self.settings.model_name
         source = self.source_from({"id": video_id}, who=who)
-        o, strength = self.options(fields, size=source["native_size"])
+        o, strength, extras = self.options(fields, size=source["native_size"])
         request = self.checked(R.Remix(source["ref"], prompt, strength, o), name)
         extra = self.reading(prompt, name)
         self._admit(who, prompt, int(round(source["source_seconds"])), src.size)
         params = {"mode": "remix", "native_size": source["native_size"], "output_size": src.size,
-                  "source_id": src.id, "spec": R.to_spec(request), **extra}
+                  "source_id": src.id, **extras, "spec": R.to_spec(request), **extra}
         return self._queue(new_video_id(), "remix", src.model, name, prompt, src.size, src.seconds, params, src.id,
                            idempotency_key, who)
 
@@ -312,7 +322,7 @@ class VideoService:
         else:
             native, size, source_seconds, ref = (source["native_size"], source["size"], source["source_seconds"],
                                                  source["ref"])
-        o, strength = self.options(fields, size=native)
+        o, strength, extras = self.options(fields, size=native)
         if kind == "extend":
             request = R.Extend(ref, prompt, options=replace(o, seconds=extension))
         else:
@@ -320,7 +330,7 @@ class VideoService:
         self.checked(request, name)
         extra = self.reading(prompt, name)
         total = source_seconds + (extension or 0)
-        params = {"mode": kind, "native_size": native, "output_size": size, "total_seconds": total,
+        params = {"mode": kind, "native_size": native, "output_size": size, "total_seconds": total, **extras,
                   "spec": R.to_spec(request), **extra}
         if "source_id" in source:
             params["source_id"] = source["source_id"]
@@ -345,6 +355,14 @@ class VideoService:
         options = self.models.catalog.get(backend).get("options")
         if options:  # memory and speed options change the arithmetic: the job records them (so do its credentials)
             params = {**params, "model_options": options}
+        admitted, admit = self._admitted.get(), None
+        self._admitted.set(None)
+        if self.access and who:  # the key's limits, checked and the job inserted in one serialized transaction
+            charge = admitted[1] if admitted and admitted[0] is who else int(float(seconds))
+            access = self.access
+
+            def admit(conn) -> None:
+                access.reserve_job(conn, who, charge)
         blocked = self._moderate(prompt)
         refused = None
         if blocked:
@@ -355,7 +373,8 @@ class VideoService:
             job = self.store.insert_job(video_id=vid, kind=kind, model=model, prompt=prompt, size=size,
                                         seconds=seconds, params=params, remixed_from=remixed_from,
                                         idempotency_key=idempotency_key, owner_id=who.user_id if who else None,
-                                        key_id=who.key_id if who else None, refused=refused, backend=backend)
+                                        key_id=who.key_id if who else None, refused=refused, backend=backend,
+                                        admit=admit)
         except BaseException:
             self.storage.delete(vid)
             raise
