@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from ..service.access import ROLES, SCOPES, Access, AccessError, Principal
+from .guard import KeyId
 
 
 class NewUser(BaseModel):
@@ -76,14 +77,14 @@ def admin_router(access: Access, Admin) -> APIRouter:
         return {**record, "key": key}  # the only time the key is ever shown
 
     @r.post("/keys/{key_id}/revoke")
-    def revoke_key(key_id: str, body: Revoke | None = None, who: Principal = Admin):
+    def revoke_key(key_id: KeyId, body: Revoke | None = None, who: Principal = Admin):
         try:
             return access.revoke(key_id, actor=actor(who), cancel_jobs=bool(body and body.cancel_jobs))
         except (LookupError, ValueError) as exc:
             raise _refuse(exc) from None
 
     @r.post("/keys/{key_id}/reinstate")
-    def reinstate_key(key_id: str, who: Principal = Admin):
+    def reinstate_key(key_id: KeyId, who: Principal = Admin):
         try:
             return access.reinstate(key_id, actor=actor(who))
         except (LookupError, ValueError) as exc:

@@ -8,7 +8,6 @@ envelope. Generation never runs here; workers do it.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from typing import Literal
@@ -23,6 +22,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..service.access import Access, AccessError, Principal
 from ..service.settings import Settings
 from ..service.videos import ServiceError, Upload, VideoService
+from .guard import AfterId, Guard, SecurityHeaders, VideoId, check_tree, load_json
+from .schema import document_errors
 
 log = logging.getLogger("openreel.api")
 NESTED = re.compile(r"^(\w+)(?:\[(\w+)\]|\.(\w+))$")  # input_reference[image_url], video[id], video.id
@@ -35,7 +36,7 @@ async def read_fields(request: Request, settings: Settings) -> dict:
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype == "application/json":
         try:
-            body = json.loads(await request.body() or b"null")
+            body = load_json(await request.body() or b"null")
         except (ValueError, UnicodeDecodeError):
             raise ServiceError(400, "the request body is not valid JSON", code="invalid_json") from None
         if not isinstance(body, dict):
@@ -66,9 +67,10 @@ async def read_fields(request: Request, settings: Settings) -> dict:
         for key in ("video", "input_reference"):  # an object may also come as a JSON string
             if isinstance(fields.get(key), str) and fields[key].lstrip().startswith("{"):
                 try:
-                    fields[key] = json.loads(fields[key])
+                    fields[key] = load_json(fields[key], root=key)
                 except ValueError:
                     raise ServiceError(400, f"{key} is not valid JSON", param=key) from None
+        check_tree({k: v for k, v in fields.items() if not isinstance(v, Upload)})  # NUL, surrogates
         return fields
     if ctype == "" and not await request.body():
         return {}
@@ -132,7 +134,7 @@ def _schemas(service: VideoService) -> dict:
     seconds = {"anyOf": [{"type": "string", "enum": [str(s) for s in service.allowed_seconds()]},
                          {"type": "integer", "enum": service.allowed_seconds()}]}
     extras = {"seed": {"type": "integer", "minimum": 0}, "steps": {"type": "integer", "minimum": 1},
-              "guidance": {"type": "number"}, "fps": {"type": "integer"}}
+              "guidance": {"type": "number"}, "fps": {"type": "integer"}, "negative_prompt": {"type": "string"}}
     prompt = {"type": "string", "minLength": 1, "maxLength": 32000}
     video_ref = {"type": "object", "properties": {"id": {"type": "string"}}, "required": ["id"]}
     return {
@@ -160,7 +162,8 @@ def create_app(settings: Settings | None = None, service: VideoService | None = 
         import sys
         print(f"\nOpenReel: first start. The bootstrap admin key (shown once, keep it safe):\n\n    {generated}\n",
               file=sys.stderr, flush=True)
-    app = FastAPI(title="OpenReel", version=_version(),
+    # No /docs or /redoc: they load scripts from a CDN, which a strict CSP forbids. /openapi.json stays.
+    app = FastAPI(title="OpenReel", version=_version(), docs_url=None, redoc_url=None,
                   description="Open, self-hosted text-to-video with a Sora-compatible Videos API.")
     app.state.service = service
     poll = {"openai-poll-after-ms": str(settings.poll_after_ms)}
@@ -200,6 +203,9 @@ def create_app(settings: Settings | None = None, service: VideoService | None = 
         first = exc.errors()[0] if exc.errors() else {}
         param = str(first.get("loc", ["", "?"])[-1])
         message = f"{param}: {first.get('msg', 'invalid value')}"
+        if first.get("loc", [""])[0] in ("path", "query") and first.get("type") in ("string_pattern_mismatch",
+                                                                                    "string_too_long"):
+            message = f"{param} is not a valid id: letters, digits, _ and - only, at most 64 characters"
         return JSONResponse(ServiceError(400, message, param=param).envelope(), 400)
 
     @app.exception_handler(StarletteHTTPException)
@@ -220,7 +226,7 @@ def create_app(settings: Settings | None = None, service: VideoService | None = 
         return ok(await run_in_threadpool(service.create, fields, key, who), headers=poll)
 
     @app.get("/v1/videos", tags=["videos"])
-    def list_videos(after: str | None = None, limit: int = Query(20, ge=0, le=100),
+    def list_videos(after: AfterId = None, limit: int = Query(20, ge=0, le=100),
                     order: Literal["asc", "desc"] = "desc", who: Principal = Read):
         return ok(service.list(after=after, limit=limit, order=order, who=who))
 
@@ -237,16 +243,16 @@ def create_app(settings: Settings | None = None, service: VideoService | None = 
                   headers=poll)
 
     @app.get("/v1/videos/{video_id}", tags=["videos"])
-    async def retrieve_video(video_id: str, who: Principal = Read):  # every poll: one indexed read, on the loop like auth
+    async def retrieve_video(video_id: VideoId, who: Principal = Read):  # every poll: one indexed read, on the loop like auth
         return ok(service.retrieve(video_id, who), headers=poll)
 
     @app.delete("/v1/videos/{video_id}", tags=["videos"])
-    def delete_video(video_id: str, who: Principal = Delete):
+    def delete_video(video_id: VideoId, who: Principal = Delete):
         return ok(service.delete(video_id, who))
 
     @app.get("/v1/videos/{video_id}/content", tags=["videos"],
              responses={200: {"content": {"video/mp4": {}, "image/webp": {}, "image/jpeg": {}}}})
-    def video_content(video_id: str, variant: Literal["video", "thumbnail", "spritesheet"] = "video",
+    def video_content(video_id: VideoId, variant: Literal["video", "thumbnail", "spritesheet"] = "video",
                       who: Principal = Read):
         path, content_type = service.content(video_id, variant, who)
         # FileResponse answers Range requests (206), so browsers can seek in the MP4.
@@ -254,7 +260,7 @@ def create_app(settings: Settings | None = None, service: VideoService | None = 
                             content_disposition_type="inline")
 
     @app.post("/v1/videos/{video_id}/remix", openapi_extra=bodies["remix"], tags=["videos"])
-    async def remix_video(video_id: str, request: Request, who: Principal = Create):
+    async def remix_video(video_id: VideoId, request: Request, who: Principal = Create):
         fields = await read_fields(request, settings)
         return ok(await run_in_threadpool(service.remix, video_id, fields, request.headers.get("idempotency-key"),
                                           who), headers=poll)
@@ -293,14 +299,17 @@ def create_app(settings: Settings | None = None, service: VideoService | None = 
     app.include_router(sharing_router(service, sharing, Create, Read, Review, Admin, settings.public_base_url))
 
     @app.get("/healthz", include_in_schema=False)
-    def health():
-        return {"ok": True, "queued": service.store.count("queued"), "in_progress": service.store.count("in_progress")}
+    def health():  # liveness only: no key, so nothing about the queue or the instance
+        return {"status": "ok"}
 
+    document_errors(app)
+    app.add_middleware(Guard)  # inside BodyLimit: what it buffers is bounded
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes)
     if settings.cors_origins:  # closed by default: browsers on other origins can't call the API
         from fastapi.middleware.cors import CORSMiddleware
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
                            allow_headers=["authorization", "content-type", "idempotency-key"])
+    app.add_middleware(SecurityHeaders)  # outermost: every response, errors included
     return app
 
 

@@ -72,6 +72,10 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, workers
     pool = WorkerPool(settings, settings.workers if workers is None else workers, env)
     pool.start()
     try:
-        uvicorn.run(app, host=host, port=port, log_level="info")
+        # Only uvicorn decides the client address: from X-Forwarded-For (and -Proto) only when the peer is one
+        # of OPENREEL_FORWARDED_ALLOW_IPS; empty (the default) trusts no proxy header at all.
+        trusted = settings.forwarded_allow_ips.strip()
+        uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=bool(trusted),
+                    forwarded_allow_ips=trusted or None)
     finally:
         pool.stop()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import time
 
@@ -12,6 +14,14 @@ from pydantic import BaseModel, Field
 from ..service.access import AccessError, Principal
 from ..service.sharing import Sharing, SharingError
 from ..service.videos import VideoService
+from .guard import ShareId, Token, VideoId
+
+# The public page's only style, allowed by its hash: the page's CSP forbids everything else.
+PAGE_STYLE = ("body{font-family:system-ui,sans-serif;max-width:56rem;margin:2rem auto;padding:0 1rem;color:#222}\n"
+              "video{width:100%;max-height:70vh;background:#000}.prompt{font-size:1.2rem}")
+PAGE_CSP = ("default-src 'none'; media-src 'self'; img-src 'self'; "
+            f"style-src 'sha256-{base64.b64encode(hashlib.sha256(PAGE_STYLE.encode()).digest()).decode()}'; "
+            "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 
 
 class Decision(BaseModel):
@@ -40,7 +50,7 @@ def sharing_router(service: VideoService, sharing: Sharing, Create, Read, Review
     # -- the owner's side --------------------------------------------------------------
 
     @r.post("/v1/videos/{video_id}/share", tags=["sharing"])
-    def request_share(video_id: str, request: Request, who: Principal = Create):
+    def request_share(video_id: VideoId, request: Request, who: Principal = Create):
         mine(video_id, who)
         try:
             return sharing.public(sharing.request(video_id, who), url_base(request))
@@ -48,7 +58,7 @@ def sharing_router(service: VideoService, sharing: Sharing, Create, Read, Review
             raise refuse(exc) from None
 
     @r.get("/v1/videos/{video_id}/share", tags=["sharing"])
-    def get_share(video_id: str, request: Request, who: Principal = Read):
+    def get_share(video_id: VideoId, request: Request, who: Principal = Read):
         mine(video_id, who)
         share = sharing.get(video_id)
         if share is None:
@@ -56,7 +66,7 @@ def sharing_router(service: VideoService, sharing: Sharing, Create, Read, Review
         return sharing.public(share, url_base(request))
 
     @r.post("/v1/videos/{video_id}/share/withdraw", tags=["sharing"])
-    def withdraw(video_id: str, request: Request, who: Principal = Read):
+    def withdraw(video_id: VideoId, request: Request, who: Principal = Read):
         if "review" not in who.scopes:  # reviewers may withdraw anyone's page; owners their own
             if "videos:create" not in who.scopes:
                 raise AccessError(403, "withdrawing needs the videos:create scope (owner) or review", "missing_scope",
@@ -70,7 +80,7 @@ def sharing_router(service: VideoService, sharing: Sharing, Create, Read, Review
             raise refuse(exc) from None
 
     @r.post("/v1/videos/{video_id}/feedback", tags=["feedback"])
-    def add_feedback(video_id: str, body: Feedback, who: Principal = Create):
+    def add_feedback(video_id: VideoId, body: Feedback, who: Principal = Create):
         mine(video_id, who)  # someone else's private video: 404
         try:
             return sharing.add_feedback(video_id, who, body.rating, body.flags, body.comment)
@@ -78,7 +88,7 @@ def sharing_router(service: VideoService, sharing: Sharing, Create, Read, Review
             raise refuse(exc) from None
 
     @r.get("/v1/videos/{video_id}/feedback", tags=["feedback"])
-    def list_feedback(video_id: str, who: Principal = Read):
+    def list_feedback(video_id: VideoId, who: Principal = Read):
         mine(video_id, who)
         return {"object": "list", "data": sharing.feedback_for(video_id)}
 
@@ -94,7 +104,7 @@ def sharing_router(service: VideoService, sharing: Sharing, Create, Read, Review
         return {"object": "list", "data": data}
 
     @r.get("/v1/review/{share_id}/content", tags=["review"])
-    def review_content(share_id: str, who: Principal = Review):
+    def review_content(share_id: ShareId, who: Principal = Review):
         try:
             share = sharing.by_id(share_id)
         except SharingError as exc:
@@ -109,11 +119,11 @@ def sharing_router(service: VideoService, sharing: Sharing, Create, Read, Review
             raise refuse(exc) from None
 
     @r.post("/v1/review/{share_id}/approve", tags=["review"])
-    def approve(share_id: str, request: Request, body: Decision | None = None, who: Principal = Review):
+    def approve(share_id: ShareId, request: Request, body: Decision | None = None, who: Principal = Review):
         return decide(share_id, True, request, body, who)
 
     @r.post("/v1/review/{share_id}/reject", tags=["review"])
-    def reject(share_id: str, request: Request, body: Decision | None = None, who: Principal = Review):
+    def reject(share_id: ShareId, request: Request, body: Decision | None = None, who: Principal = Review):
         return decide(share_id, False, request, body, who)
 
     # -- admins: feedback export ------------------------------------------------------------
@@ -139,7 +149,7 @@ def sharing_router(service: VideoService, sharing: Sharing, Create, Read, Review
         return share
 
     @r.get("/p/{token}", response_class=HTMLResponse, include_in_schema=False)
-    def public_page(token: str):
+    def public_page(token: Token):
         share = public_share(token)
         job = service.store.get(share["video_id"])
         if job is None:
@@ -150,18 +160,18 @@ def sharing_router(service: VideoService, sharing: Sharing, Create, Read, Review
         return HTMLResponse(f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>OpenReel video</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:56rem;margin:2rem auto;padding:0 1rem;color:#222}}
-video{{width:100%;max-height:70vh;background:#000}}.prompt{{font-size:1.2rem}}</style></head>
+<style>{PAGE_STYLE}</style></head>
 <body><main><video controls playsinline loop src="/p/{html.escape(token)}/video.mp4"></video>
 <p class="prompt">&ldquo;{html.escape(job.prompt)}&rdquo;</p>
 <p>{html.escape(job.size)}, {html.escape(job.seconds)} s, made {made} with {html.escape(job.model)}.
 Approved by a reviewer before publication.</p>
 <h2>Content credentials</h2><ul>{items}</ul></main></body></html>""",
                             headers={"Cache-Control": "no-store", "X-Robots-Tag": "noindex",
-                                     "Referrer-Policy": "no-referrer"})
+                                     "Referrer-Policy": "no-referrer", "Content-Security-Policy": PAGE_CSP,
+                                     "X-Frame-Options": "DENY"})
 
     @r.get("/p/{token}/video.mp4", include_in_schema=False)
-    def public_video(token: str):
+    def public_video(token: Token):
         share = public_share(token)
         path, content_type = service.content(share["video_id"], "video")
         return FileResponse(path, media_type=content_type, headers={"Cache-Control": "no-store"})

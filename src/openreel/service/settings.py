@@ -24,7 +24,7 @@ class Settings(BaseSettings):
     admin_webhook_urls: list[str] = Field(default_factory=list)  # get key.suspended events (signed like video ones)
     leak_rules: dict[str, float] = Field(default_factory=dict)  # overrides of access.LeakRules fields
     cors_origins: list[str] = Field(default_factory=list)  # browsers from these origins may call the API; none by default
-    forwarded_allow_ips: str = "127.0.0.1"  # proxies whose X-Forwarded-For is believed (a local reverse proxy)
+    forwarded_allow_ips: str = ""  # proxies whose X-Forwarded-For is believed, e.g. "127.0.0.1" behind a local reverse proxy; empty = none
 
     # Where things live.
     data_dir: Path = Path("openreel-data")  # media files; the SQLite database too, unless database_url is set
