@@ -67,7 +67,7 @@ class BuiltinBackend:
 
     def capabilities(self) -> Capabilities:
         if self._pipe is not None:  # a pipeline loaded or passed in: its defaults, in memory
-            return self._pipe.capabilities(self.name, self.options)
+            return caps_from_defaults(self.name, self._pipe.defaults, self.options)
         return capabilities(self.name, self.folder, self.options)
 
     @cached_property
