@@ -44,13 +44,14 @@ class ModelOptions:
     vae_tiling: bool = False  # decode in tiles: large frames in less memory
     vae_slicing: bool = False  # decode one video of a batch at a time
     attention: str = ""  # an attention backend diffusers knows (e.g. "flash", "sage", "_native_cudnn"); "" = default
-    cache: str = ""  # a diffusers cache hook: first_block | faster | pab | taylorseer | mag ("" = none)
+    cache: str = ""  # a diffusers cache hook: first_block | pab ("" = none); see docs/decisions/backends.md
     compile: bool = False  # torch.compile the transformer (slow first call, faster after)
 
     FIELDS: ClassVar[dict[str, tuple]] = {
         "dtype": ("float32", "bfloat16", "float16"),
         "offload": ("none", "model", "sequential", "group"),
-        "cache": ("", "first_block", "faster", "pab", "taylorseer", "mag"),
+        # Not offered: faster fails in Wan's CFG batches, taylorseer hooks no Wan module, mag needs per-model ratios
+        "cache": ("", "first_block", "pab"),
     }
 
     @classmethod
@@ -102,25 +103,21 @@ def apply_options(pipe, o: ModelOptions) -> None:
     if o.attention:
         pipe.transformer.set_attention_backend(o.attention)
     if o.cache:
-        pipe.transformer.enable_cache(cache_config(o.cache))
+        pipe.transformer.enable_cache(cache_config(o.cache, lambda: pipe.current_timestep))
     if o.compile:
         pipe.transformer.compile()
 
 
-def cache_config(name: str):
-    """A diffusers cache hook config with its documented defaults."""
+def cache_config(name: str, timestep):
+    """A diffusers cache hook config with its documented defaults. `timestep()` is the pipeline's current
+    denoising timestep, which PAB uses to decide when skipping attention is safe."""
     hooks = _diffusers().hooks
     if name == "first_block":
         return hooks.FirstBlockCacheConfig(threshold=0.05)
-    if name == "faster":
-        return hooks.FasterCacheConfig()
     if name == "pab":
         return hooks.PyramidAttentionBroadcastConfig(spatial_attention_block_skip_range=2,
-                                                     current_timestep_callback=lambda: 0)
-    if name == "taylorseer":
-        return hooks.TaylorSeerCacheConfig()
-    if name == "mag":
-        return hooks.MagCacheConfig()
+                                                     spatial_attention_timestep_skip_range=(100, 800),
+                                                     current_timestep_callback=timestep)
     raise ValueError(f"cache {name!r} is not known")
 
 
@@ -156,6 +153,7 @@ class DiffusersBackend:
         self.options = ModelOptions.parse({k: v for k, v in self.raw_options.items() if k != "license"})
         self._pipes: dict[str, Any] = {}
         self._identity: Identity | None = None
+        self._caps: Capabilities | None = None
 
     # -- what it can do, without loading weights ---------------------------------
 
@@ -185,7 +183,9 @@ class DiffusersBackend:
         return Capabilities(name=name, family=cls.family, modes=modes, license=license, **cls.rules(folder))
 
     def capabilities(self) -> Capabilities:
-        return self.capabilities_of(self.name, self.folder, self.raw_options)
+        if self._caps is None:  # the folder's configs, read once per loaded model
+            self._caps = self.capabilities_of(self.name, self.folder, self.raw_options)
+        return self._caps
 
     def identity(self) -> Identity:
         if self._identity is None:
