@@ -112,11 +112,11 @@ def test_parity_image_and_remix(i2v, t2v, folders):
 
 def test_refusals_name_the_rule(t2v, i2v):
     caps, icaps = t2v.capabilities(), i2v.capabilities()
-    with pytest.raises(RequestError, match="model tiny cannot do image; its modes are text, remix, edit"):
+    with pytest.raises(RequestError, match="mode image is not one model tiny has; its modes are text, remix, edit"):
         ImageToVideo("a red ball", clip(1)[0]).check(caps)
-    with pytest.raises(RequestError, match="model tiny-i2v cannot do text; its modes are image"):
+    with pytest.raises(RequestError, match="mode text is not one model tiny-i2v has; its modes are image"):
         TextToVideo("a red ball").check(icaps)
-    with pytest.raises(RequestError, match="model tiny cannot do extend"):
+    with pytest.raises(RequestError, match="mode extend is not one model tiny has"):
         Extend(clip(5), "a red ball").check(caps)
     with pytest.raises(RequestError, match="multiples of 16") as e:
         TextToVideo("a red ball", SamplingOptions(size="24x16")).check(caps)

@@ -143,9 +143,9 @@ def test_bucket_matches_diffusers():
 
 
 def test_refusals_name_the_model_and_rule(t2v, i2v):
-    with pytest.raises(RequestError, match="tiny-t2v cannot do image; its modes are text"):
+    with pytest.raises(RequestError, match="mode image is not one model tiny-t2v has; its modes are text"):
         run(t2v, ImageToVideo(PROMPT, _image(), SamplingOptions(**FAST)))
-    with pytest.raises(RequestError, match="tiny-i2v cannot do text; its modes are image"):
+    with pytest.raises(RequestError, match="mode text is not one model tiny-i2v has; its modes are image"):
         run(i2v, TextToVideo(PROMPT, SamplingOptions(**FAST)))
     with pytest.raises(RequestError, match="multiples of 16") as err:
         run(t2v, TextToVideo(PROMPT, SamplingOptions(size="40x40", frames=9)))

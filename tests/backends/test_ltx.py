@@ -108,7 +108,7 @@ def test_parity_blend(backend, folder):
 
 def test_refusals_name_the_rule(backend):
     caps = backend.capabilities()
-    with pytest.raises(RequestError, match="model tiny cannot do remix; its modes are text, image, extend, blend"):
+    with pytest.raises(RequestError, match="mode remix is not one model tiny has; its modes are text, image, extend, blend"):
         Remix(clip(5), "a red ball").check(caps)
     with pytest.raises(RequestError, match="multiples of 32") as e:
         TextToVideo("a red ball", SamplingOptions(size="48x32")).check(caps)

@@ -112,7 +112,7 @@ def test_parity_image(backend, folder):
 
 
 def test_refusals(backend):
-    with pytest.raises(RequestError, match="tiny-df cannot do remix; its modes are text, image, extend, blend, long"):
+    with pytest.raises(RequestError, match="mode remix is not one model tiny-df has; its modes are text, image, extend, blend, long"):
         run(backend, Remix(clip(5), PROMPT, options=SamplingOptions(size="32x32")))
     with pytest.raises(RequestError, match="multiples of 16") as e:
         run(backend, TextToVideo(PROMPT, SamplingOptions(size="24x24", frames=5)))

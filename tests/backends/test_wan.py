@@ -143,9 +143,9 @@ def test_parity_image(backends, folders):
 # -- refusals and detection ---------------------------------------------------------
 
 def test_refusals(backends):
-    with pytest.raises(RequestError, match="tiny-t2v cannot do image; its modes are text, remix, edit"):
+    with pytest.raises(RequestError, match="mode image is not one model tiny-t2v has; its modes are text, remix, edit"):
         run(backends["t2v"], ImageToVideo(PROMPT, picture(), SamplingOptions(**FAST)))
-    with pytest.raises(RequestError, match="tiny-flf2v cannot do image"):
+    with pytest.raises(RequestError, match="mode image is not one model tiny-flf2v has"):
         run(backends["flf2v"], ImageToVideo(PROMPT, picture(), SamplingOptions(**FAST)))
     with pytest.raises(RequestError, match="multiples of 16") as e:
         run(backends["t2v"], TextToVideo(PROMPT, SamplingOptions(size="40x40", frames=5)))
