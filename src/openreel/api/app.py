@@ -271,6 +271,7 @@ def create_app(settings: Settings | None = None, service: VideoService | None = 
     async def verify_file(request: Request, who: Principal = Read):
         import tempfile
         from pathlib import Path
+        from ..media.video import TooLarge
         fields = await read_fields(request, settings)
         upload = fields.get("file")
         if not isinstance(upload, Upload) or not upload.data:
@@ -279,8 +280,11 @@ def create_app(settings: Settings | None = None, service: VideoService | None = 
         with tempfile.TemporaryDirectory() as d:
             path = Path(d) / "upload.mp4"
             path.write_bytes(upload.data)
-            try:
+            try:  # bounded: probed, refused past the upload limits, decoded small, in one of 2 decode slots
                 report = await run_in_threadpool(service.provenance.verify, path, who.sees_everything)
+            except TooLarge as exc:
+                from ..service.uploads import too_large
+                raise too_large("file", exc) from None
             except ValueError as exc:
                 raise ServiceError(400, f"file: {exc}", param="file", code="invalid_file") from None
         report["file"] = upload.filename or "upload"

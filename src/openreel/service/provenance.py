@@ -159,13 +159,21 @@ class Provenance:
     def verify(self, path: Path, show_owner: bool = False) -> dict:
         """What a file says about itself (C2PA) and what its frames say (watermark)."""
         from ..media.c2pa_sign import read_mp4
-        from ..media.video import read_video
+        from ..media.video import TooLarge
         from ..media.watermark import detect
+        from .uploads import decode_slot, watermark_frames
         report: dict = {"file": path.name}
-        try:
-            frames, _ = read_video(path)
-        except Exception:
-            raise ValueError(f"{path.name} is not a readable video file") from None
+        # Probed and bounded like an upload (max_source_seconds, uploads.MAX_SOURCE_*: TooLarge names
+        # the limit), decoded frame by frame to the detector's working size, in one of the decode slots.
+        with decode_slot():
+            try:
+                frames = watermark_frames(path, self.settings.max_source_seconds)
+            except TooLarge as exc:
+                raise TooLarge(exc.limit, f"{path.name} {exc}") from None
+            except Exception:
+                raise ValueError(f"{path.name} is not a readable video file") from None
+            wm = detect(frames, key=self.watermark_key)
+            del frames
         try:
             c2 = read_mp4(path, self.trust_anchor_pem())
             report["c2pa"] = {"present": c2.has_manifest, "valid": c2.valid, "trusted": c2.trusted,
@@ -173,7 +181,6 @@ class Provenance:
                               "summary": c2.describe()}
         except ValueError as exc:
             report["c2pa"] = {"present": False, "valid": False, "trusted": False, "errors": [str(exc)], "summary": []}
-        wm = detect(frames, key=self.watermark_key)
         job = self.trace(wm.payload)
         report["watermark"] = {"found": wm.payload is not None, "payload": wm.payload, "confidence": wm.confidence,
                                "instance_match": wm.payload is not None and wm.payload >> 32 == self.tag,

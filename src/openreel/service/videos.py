@@ -11,7 +11,6 @@ spec is that request as versioned JSON: the worker rebuilds it and runs it throu
 
 from __future__ import annotations
 
-import io
 import math
 import time
 from contextvars import ContextVar
@@ -23,11 +22,12 @@ from .. import requests as R
 from ..requests import Capabilities, RequestError, parse_size
 from .doorbell import Doorbell
 from .errors import ServiceError, bad
+from .fields import parse_extras
 from .models import Models
 from .settings import Settings
 from .storage import INPUT_IMAGE, NATIVE, SOURCE_VIDEO, Storage
 from .store import Job, Store, new_video_id
-from .uploads import Upload, decode_image, decode_video, resize_frames
+from .uploads import Upload, decode_image, save_image, save_video
 
 if TYPE_CHECKING:
     from .access import Access, Principal
@@ -123,29 +123,10 @@ class VideoService:
         return size
 
     def options(self, fields: dict, **given) -> tuple[R.SamplingOptions, float | None, dict]:
-        """OpenReel's optional extras (ignored by the SDK): seed, steps, guidance, fps, negative_prompt;
-        and strength, for remixes. Multipart sends strings, so numbers are parsed here. Returns the
-        options, the strength and the extras as given (the job keeps them beside its spec, for feedback)."""
-        out: dict[str, Any] = {}
-        casts = {"seed": int, "steps": int, "guidance": float, "fps": int, "strength": float}
-        for name, cast in casts.items():
-            value = fields.get(name)
-            if value in (None, ""):
-                continue
-            try:
-                if isinstance(value, bool):
-                    raise ValueError
-                out[name] = cast(value)
-                if cast is int and str(value).strip() != str(out[name]) and not isinstance(value, int):
-                    raise ValueError
-            except (TypeError, ValueError, OverflowError):
-                raise bad(name, f"{name} must be {'an integer' if cast is int else 'a number'}, got {value!r}") from None
-        negative = fields.get("negative_prompt")
-        if negative not in (None, ""):
-            out["negative_prompt"] = negative
-        extras = dict(out)
-        strength = out.pop("strength", None)
-        return R.SamplingOptions(**{**out, **given}), strength, extras
+        """The request's sampling options, its strength, and the extras as given (the job keeps them)."""
+        extras = parse_extras(fields)
+        out = {k: v for k, v in extras.items() if k != "strength"}
+        return R.SamplingOptions(**{**out, **given}), extras.get("strength"), extras
 
     def checked(self, request: R.Request, name: str) -> R.Request:
         """request.check against the model: the one rule set; its field becomes the error's param."""
@@ -263,7 +244,7 @@ class VideoService:
         params = {"mode": "image" if image is not None else "text", "native_size": native, "output_size": size,
                   "seconds": seconds, **extras, "spec": R.to_spec(request), **extra}
         if image is not None:
-            self._save_image(vid, image)
+            save_image(self.storage.folder(vid, create=True) / INPUT_IMAGE, image)
         return self._queue(vid, "create", model, name, prompt, size, str(seconds), params, None, idempotency_key, who)
 
     def remix(self, video_id: str, fields: dict, idempotency_key: str | None = None,
@@ -315,39 +296,43 @@ class VideoService:
         model, name = self.check_model(fields.get("model"))
         vid = new_video_id()
         if "upload" in source:
-            frames, fps = decode_video(source["upload"], self.settings.max_source_seconds)
-            native = self.native_size_for(f"{frames.shape[2]}x{frames.shape[1]}", name)
-            frames, size, source_seconds = resize_frames(frames, native), native, len(frames) / fps
+            # Probed, bounded and decoded frame by frame straight to the native size and into the
+            # stored source (uploads.save_video): never a whole clip in memory. Removed again if the
+            # request is refused before it is queued (_queue cleans up after itself).
+            try:
+                native, count, fps = save_video(source["upload"], self.settings.max_source_seconds,
+                                                lambda w, h: self.native_size_for(f"{w}x{h}", name),
+                                                self.storage.folder(vid, create=True) / SOURCE_VIDEO)
+            except BaseException:
+                self.storage.delete(vid)
+                raise
+            size, source_seconds = native, count / fps
             ref = self.storage.ref(vid, SOURCE_VIDEO)
         else:
             native, size, source_seconds, ref = (source["native_size"], source["size"], source["source_seconds"],
                                                  source["ref"])
-        o, strength, extras = self.options(fields, size=native)
-        if kind == "extend":
-            request = R.Extend(ref, prompt, options=replace(o, seconds=extension))
-        else:
-            request = R.Edit(ref, prompt, strength, o)
-        self.checked(request, name)
-        extra = self.reading(prompt, name)
-        total = source_seconds + (extension or 0)
-        params = {"mode": kind, "native_size": native, "output_size": size, "total_seconds": total, **extras,
-                  "spec": R.to_spec(request), **extra}
-        if "source_id" in source:
-            params["source_id"] = source["source_id"]
-        if extension is not None:
-            params["seconds"] = extension
-        self._admit(who, prompt, extension or max(1, int(round(source_seconds))), size)
-        if "upload" in source:
-            from ..media.video import write_mp4
-            write_mp4(self.storage.folder(vid, create=True) / SOURCE_VIDEO, frames, max(1, int(round(fps))))
+        try:
+            o, strength, extras = self.options(fields, size=native)
+            if kind == "extend":
+                request = R.Extend(ref, prompt, options=replace(o, seconds=extension))
+            else:
+                request = R.Edit(ref, prompt, strength, o)
+            self.checked(request, name)
+            extra = self.reading(prompt, name)
+            total = source_seconds + (extension or 0)
+            params = {"mode": kind, "native_size": native, "output_size": size, "total_seconds": total, **extras,
+                      "spec": R.to_spec(request), **extra}
+            if "source_id" in source:
+                params["source_id"] = source["source_id"]
+            if extension is not None:
+                params["seconds"] = extension
+            self._admit(who, prompt, extension or max(1, int(round(source_seconds))), size)
+        except BaseException:
+            if "upload" in source:
+                self.storage.delete(vid)
+            raise
         return self._queue(vid, kind, model, name, prompt, size, str(int(round(total))), params,
                            source.get("source_id") if kind != "extend" else None, idempotency_key, who)
-
-    def _save_image(self, vid: str, image) -> None:
-        from ..media.previews import write_atomic
-        buf = io.BytesIO()
-        image.save(buf, format="PNG")
-        write_atomic(self.storage.folder(vid, create=True) / INPUT_IMAGE, buf.getvalue())
 
     def _queue(self, vid: str, kind: str, model: str, backend: str, prompt: str, size: str, seconds: str,
                params: dict, remixed_from: str | None, idempotency_key: str | None,
