@@ -251,16 +251,9 @@ class Extend:
 
 
 @dataclass(frozen=True)
-class Loop:
+class Loop(TextToVideo):
+    """A clip whose last frame flows into its first; the same inputs and rules as text -> video."""
     mode: ClassVar[str] = "loop"
-    prompt: str
-    options: SamplingOptions = field(default_factory=SamplingOptions)
-
-    def check(self, caps: Capabilities) -> None:
-        _check_mode(caps, self.mode)
-        _check_prompt(self.prompt)
-        _check_options(caps, self.options)
-        _check_one_pass_seconds(caps, self.options.seconds)
 
 
 @dataclass(frozen=True)
