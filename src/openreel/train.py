@@ -55,13 +55,13 @@ class TrainConfig:
     caption_dropout: float = 0.1  # for classifier-free guidance
     captions_per_clip: int = 4  # pool captions per clip, in different wording; each step picks one
     init_from: str = ""  # an exported weights folder to start from: keeps its autoencoder, continues its transformer
-    # Masked frame conditioning (issue 3). > 0 gives the transformer its known-frames input
+    # Masked frame conditioning (tried, not shipped: docs/decisions/weights.md). > 0 gives the transformer its known-frames input
     # (zero-initialised, so init_from's model is where it starts) and shows that share of
     # training clips with some latent frames known; the rest see none, so text -> video keeps its practice.
     frame_masks: float = 0.0
     # Weight of diffusion.flow.motion_loss beside the flow loss: > 0 asks the transformer for
     # errors that persist from one latent frame to the next rather than hop at group seams
-    # (what most limits extension seams and blends, issue 3).
+    # (what most limits extension seams and blends).
     dit_motion_weight: float = 0.0
     pool_scale: float = 1.0  # multiplies every pool bucket's clip count (smoke runs use a sliver)
     # Stage 3: the prompt reader (models/prompt_reader.py), on tagged sentences. 0 steps = none trained

@@ -11,7 +11,7 @@ cross-attention to the frozen text encoder's token states, then an MLP. The
 timestep and a pooled text vector modulate the blocks (DiT's adaLN-zero).
 The model predicts the rectified-flow velocity (noise - clean).
 
-Masked frame conditioning (issue 3, frame_cond=True): known latent frames and a
+Masked frame conditioning (frame_cond=True; tried, not shipped: docs/decisions/weights.md): known latent frames and a
 mask channel come in as a second patch input, added to the tokens through a
 zero-initialised projection. Known latent p is the latent of one frame alone:
 frame 0 at p = 0, the first frame of group p (frame 4p - 3) further on, so one
@@ -39,7 +39,7 @@ class DiTConfig:
     heads: int = 3
     mlp_ratio: float = 4.0
     text_width: int = 384  # all-MiniLM-L6-v2 token states
-    frame_cond: bool = False  # known latent frames + a mask as a second input (issue 3); False = text -> video only
+    frame_cond: bool = False  # known latent frames + a mask as a second input; False = text -> video only
 
     def to_dict(self) -> dict:
         return asdict(self)

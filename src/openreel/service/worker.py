@@ -91,10 +91,8 @@ def write_assets(video, job: Job, storage: Storage, provenance=None, pool=None) 
     With provenance, the frames carry the invisible watermark and the MP4 is signed with C2PA,
     listing the source videos (remix, edit, extend) as ingredients.
 
-    With a thread pool, the stills are made beside the MP4. It gains little: for a 4 s 64x64 clip
-    on 2 cores, 28.7 ms against 30.1 ms in turn, because the MP4 (watermark, encode, signature) is
-    the longest path and the stills' Python work slows its encode. One encode when the output is
-    native, and the watermark's early stop, saved more.
+    With a thread pool, the stills are made beside the MP4. It gains little, because the MP4
+    (watermark, encode, signature) is the longest path (docs/decisions/api-performance.md).
     """
     from ..media.previews import spritesheet, thumbnail, write_atomic
     from ..media.video import write_mp4
