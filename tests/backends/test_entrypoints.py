@@ -101,6 +101,9 @@ def test_models_list_info_and_remove(data_dir, tmp_path):
         "dtype": "bfloat16", "vae_tiling": "true"}
     bad = cli("models", "add", "worse", "--path", info["path"], "--data-dir", other, "--option", "dtype=int3")
     assert bad.returncode == 2 and bad.stderr.startswith("error: option dtype must be one of")
+    hunyuan = json.loads(cli("models", "info", "tiny-hunyuan", "--data-dir", data_dir).stdout)["path"]
+    bad = cli("models", "add", "worse", "--path", hunyuan, "--data-dir", other, "--option", "cache=first_block")
+    assert bad.returncode == 2 and "cache=first_block is not available for hunyuan models" in bad.stderr
     assert cli("models", "remove", "again", "--data-dir", other).returncode == 0
     assert "again" not in cli("models", "list", "--data-dir", other).stdout
     gone = cli("models", "info", "again", "--data-dir", other)

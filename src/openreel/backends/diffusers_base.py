@@ -146,6 +146,7 @@ class DiffusersBackend:
     version: ClassVar[str] = ""  # shown in identity(); subclasses may refine it from the folder
     # folder's model_index _class_name -> {OpenReel mode: diffusers pipeline class that runs it}
     MODES: ClassVar[dict[str, dict[str, str]]] = {}
+    CACHES: ClassVar[tuple[str, ...]] = ("first_block", "pab")  # the cache hooks this family's transformer takes
 
     def __init__(self, name: str, folder: Path, options: dict | None = None):
         self.name, self.folder = name, Path(folder)
@@ -176,7 +177,10 @@ class DiffusersBackend:
 
     @classmethod
     def capabilities_of(cls, name: str, folder: Path, options: dict) -> Capabilities:
-        ModelOptions.parse({k: v for k, v in options.items() if k != "license"})  # refuse bad options early
+        chosen = ModelOptions.parse({k: v for k, v in options.items() if k != "license"})  # refuse bad options early
+        if chosen.cache and chosen.cache not in cls.CACHES:
+            raise ValueError(f"option cache={chosen.cache} is not available for {cls.family} models with diffusers "
+                             f"0.42.1; choose {' or '.join(cls.CACHES) or 'none'}")
         modes = tuple(m for m in ("text", "image", "extend", "loop", "remix", "edit", "blend", "storyboard", "long")
                       if m in cls.modes_of(folder))
         license = options.get("license") or card_license(folder)

@@ -83,6 +83,7 @@ def image_size_for(width: int, height: int, target_size: int, multiple: int) -> 
 
 
 class HunyuanVideo15Backend(DiffusersBackend):
+    CACHES = ()  # diffusers 0.42.1 registers no cache hook for this transformer (docs/decisions/backends.md)
     family = "hunyuan"
     MODES = {
         T2V: {"text": T2V},

@@ -32,6 +32,7 @@ MAX_SECONDS = 30
 
 
 class SkyReelsBackend(DiffusersBackend):
+    CACHES = ()  # diffusers 0.42.1 registers no cache hook for this transformer (docs/decisions/backends.md)
     family = "skyreels"
     version = "SkyReels-V2-DF"
     DF = "SkyReelsV2DiffusionForcingPipeline"
