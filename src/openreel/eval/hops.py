@@ -1,6 +1,6 @@
 """Benchmark: how smoothly plain text -> video clips move across latent-frame boundaries.
 
-The extend, loop and blend seams of issue 3 all sit on latent-frame boundaries, where the
+The extend, loop and blend seams all sit on latent-frame boundaries, where the
 transformer's own clips jump most. This prints, for plain 4 s clips of moving training
 combinations (development cases, not the reported ones), the share of frame steps that pass
 the seams' 2x-median test (eval.modes.judge_steps) across a boundary (frame 4k -> 4k + 1) and

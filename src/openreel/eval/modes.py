@@ -1,4 +1,4 @@
-"""Measure the generation modes (issue 3) with the probe, on the shipped weights.
+"""Measure the generation modes with the probe, on the shipped weights.
 
     python -m openreel.eval.modes --report modes_report.json            # every mode, 50+ cases each
     python -m openreel.eval.modes --cases 6 --only image,loop           # a quick look
@@ -166,8 +166,8 @@ def seam_source(pipe, prompt: str, seed: int, backward: bool) -> tuple[np.ndarra
     """(2 s source clip, its seed) for an extension case: the first of seed, seed + 1, ... whose
     object the probe finds in the frame at the seam (the last frame, or the first going
     backward); after SOURCE_TRIES, the last drawn. A source whose object has already shrunk
-    away, or not yet grown in, leaves the seam nothing to measure (until session 10 such cases
-    counted as failed seams)."""
+    away, or not yet grown in, leaves the seam nothing to measure (such cases once counted as
+    failed seams: docs/decisions/extensions.md)."""
     for k in range(SOURCE_TRIES):
         source = pipe(prompt, seed=seed + k).frames
         if np.isfinite(track(source[:1] if backward else source[-1:])[0]).all():
